@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs Theo on a fresh Debian machine with Node and npm: installs npm
+# dependencies and builds when needed, then runs `theo serve` with any arguments given.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+  npm run -s build
+fi
+exec node bin/theo.js serve "$@"

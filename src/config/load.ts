@@ -1,0 +1,120 @@
+// Builds the one configuration of a process from defaults < file < environment < flags, validates
+// it once and freezes it. This is the only module that reads process.env.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, errorMessage } from '../errors/index.js';
+import { configSchema, type TheoConfig } from './schema.js';
+
+type Plain = Record<string, unknown>;
+
+export interface LoadConfigOptions {
+  /** Path of a YAML or JSON config file. */
+  file?: string | undefined;
+  /** Environment to read THEO_* variables from (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, as a partial config tree; undefined leaves are ignored. */
+  overrides?: Plain;
+}
+
+/** THEO_* variables and where each lands in the config tree, with its type. */
+const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool']> = [
+  ['THEO_HOST', ['server', 'host'], 'string'],
+  ['THEO_PORT', ['server', 'port'], 'int'],
+  ['THEO_LOG_LEVEL', ['log', 'level'], 'string'],
+  ['THEO_RTP_HOST', ['rtp', 'host'], 'string'],
+  ['THEO_RTP_PORT_MIN', ['rtp', 'portMin'], 'int'],
+  ['THEO_RTP_PORT_MAX', ['rtp', 'portMax'], 'int'],
+  ['THEO_RTP_PAYLOAD_TYPES', ['rtp', 'payloadTypes'], 'string'],
+  ['THEO_RTP_JITTER_MODE', ['rtp', 'jitter', 'mode'], 'string'],
+  ['THEO_RTP_JITTER_DEPTH_MS', ['rtp', 'jitter', 'depthMs'], 'int'],
+];
+
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<TheoConfig> {
+  const env = options.env ?? process.env;
+  const issues: string[] = [];
+  const file = options.file ?? env.THEO_CONFIG;
+  let tree: Plain = {};
+  if (file) tree = readConfigFile(file);
+  tree = merge(tree, envTree(env, issues));
+  if (options.overrides) tree = merge(tree, options.overrides);
+  if (issues.length > 0) throw new ConfigError(issues, 'environment');
+
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const messages = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new ConfigError(messages, file);
+  }
+  return deepFreeze(result.data);
+}
+
+function readConfigFile(path: string): Plain {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read config file: ${errorMessage(err)}`], path);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text) as unknown; // YAML is a superset of JSON: one parser for both
+  } catch (err) {
+    throw new ConfigError([`not valid YAML/JSON: ${errorMessage(err)}`], path);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (!isPlain(parsed)) throw new ConfigError(['the top level must be a mapping'], path);
+  return parsed;
+}
+
+function envTree(env: NodeJS.ProcessEnv, issues: string[]): Plain {
+  let tree: Plain = {};
+  for (const [name, path, type] of ENV_MAP) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (type === 'int') {
+      if (!/^-?\d+$/.test(raw.trim())) {
+        issues.push(`${name}=${JSON.stringify(raw)} is not an integer`);
+        continue;
+      }
+      value = Number.parseInt(raw, 10);
+    } else if (type === 'bool') {
+      const v = raw.trim().toLowerCase();
+      if (!['1', '0', 'true', 'false', 'yes', 'no'].includes(v)) {
+        issues.push(`${name}=${JSON.stringify(raw)} is not a boolean (true/false)`);
+        continue;
+      }
+      value = v === '1' || v === 'true' || v === 'yes';
+    }
+    tree = merge(tree, nest(path, value));
+  }
+  return tree;
+}
+
+function nest(path: readonly string[], value: unknown): Plain {
+  let out: unknown = value;
+  for (let i = path.length - 1; i >= 0; i--) out = { [path[i] as string]: out };
+  return out as Plain;
+}
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge where `b` wins; undefined values in `b` leave `a` untouched (unset flags). */
+export function merge(a: Plain, b: Plain): Plain {
+  const out: Plain = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    out[k] = isPlain(prev) && isPlain(v) ? merge(prev, v) : v;
+  }
+  return out;
+}
+
+function deepFreeze<T>(obj: T): Readonly<T> {
+  if (isPlain(obj)) {
+    for (const v of Object.values(obj)) deepFreeze(v);
+    Object.freeze(obj);
+  }
+  return obj;
+}

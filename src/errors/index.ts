@@ -1,0 +1,79 @@
+// Typed domain errors: small named classes with structured fields and type guards, so callers
+// branch on `code` rather than on message text.
+
+export type TheoErrorCode =
+  | 'config_invalid'
+  | 'rtp_parse'
+  | 'codec_unsupported'
+  | 'port_pool_exhausted'
+  | 'port_unavailable'
+  | 'wav_invalid'
+  | 'closed'
+  | 'invalid_argument';
+
+export class TheoError extends Error {
+  readonly code: TheoErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: TheoErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TheoError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class ConfigError extends TheoError {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[], source?: string) {
+    super('config_invalid', `invalid configuration${source ? ` (${source})` : ''}:\n  - ${issues.join('\n  - ')}`, { source });
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Thrown only by the convenience (throwing) RTP parse entry points; the hot path returns a reason code. */
+export class RtpParseError extends TheoError {
+  readonly reason: string;
+  readonly byteLength: number;
+  constructor(reason: string, message: string, byteLength: number) {
+    super('rtp_parse', message, { reason, byteLength });
+    this.name = 'RtpParseError';
+    this.reason = reason;
+    this.byteLength = byteLength;
+  }
+}
+
+export class PortPoolExhaustedError extends TheoError {
+  constructor(min: number, max: number) {
+    super('port_pool_exhausted', `no free RTP port in ${min}-${max}: every port is allocated or unavailable`, { min, max });
+    this.name = 'PortPoolExhaustedError';
+  }
+}
+
+export class WavError extends TheoError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('wav_invalid', message, details);
+    this.name = 'WavError';
+  }
+}
+
+export class ClosedError extends TheoError {
+  constructor(what: string) {
+    super('closed', `${what} is closed`, { what });
+    this.name = 'ClosedError';
+  }
+}
+
+export function isTheoError(err: unknown): err is TheoError {
+  return err instanceof TheoError;
+}
+
+export function isTheoErrorCode(err: unknown, code: TheoErrorCode): err is TheoError {
+  return err instanceof TheoError && err.code === code;
+}
+
+/** Message of any thrown value, for logs and error replies. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

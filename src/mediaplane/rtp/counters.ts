@@ -1,0 +1,46 @@
+// Plain-number counters of the RTP receive path, shared by every endpoint and stream of a listener.
+// Every datagram lands in exactly one outcome, so the outcomes always add up to `datagrams`.
+import { RTP_MALFORMED_REASONS, type RtpMalformedReason } from './packet.js';
+
+export const RTP_OUTCOMES = [
+  'accepted',
+  'malformed',
+  'rtcp',
+  'unknown_payload_type',
+  'foreign_source',
+  'duplicate',
+  'late',
+  'overflow',
+  'closed',
+] as const;
+export type RtpOutcome = (typeof RTP_OUTCOMES)[number];
+
+export class RtpCounters {
+  datagrams = 0;
+  readonly outcome: Record<RtpOutcome, number> = zeroed(RTP_OUTCOMES);
+  readonly malformed: Record<RtpMalformedReason, number> = zeroed(RTP_MALFORMED_REASONS);
+  /** Packets the jitter buffers declared lost (and concealed). */
+  lostPackets = 0;
+  concealedSamples = 0;
+  gapSamples = 0;
+  resets = 0;
+  dtmfEvents = 0;
+  streamsOpened = 0;
+  streamsClosed = 0;
+  streamsTimedOut = 0;
+  packetsSent = 0;
+  sendErrors = 0;
+
+  /** Sum of all outcomes; equals `datagrams` at every moment. */
+  outcomesTotal(): number {
+    let sum = 0;
+    for (const k of RTP_OUTCOMES) sum += this.outcome[k];
+    return sum;
+  }
+}
+
+function zeroed<K extends string>(keys: readonly K[]): Record<K, number> {
+  const o = {} as Record<K, number>;
+  for (const k of keys) o[k] = 0;
+  return o;
+}

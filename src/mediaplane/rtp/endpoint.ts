@@ -1,0 +1,221 @@
+// One bound RTP port: receives datagrams, validates them, enforces the source policy and hands
+// packets to the stream of their source. Replies (RtpSendStream) leave from this same socket,
+// because Asterisk ExternalMedia and symmetric-RTP peers expect media back from where they send.
+import type dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { MediaClock } from '../clock.js';
+import type { PacketizerOptions } from './packetizer.js';
+import { RtpSendStream } from './send-stream.js';
+import type { PayloadTypeMap } from '../codec/payload-types.js';
+import { safeEmit } from '../../util/events.js';
+import type { RtpCounters } from './counters.js';
+import { RtpPacket, isRtcp, readRtp } from './packet.js';
+import { RtpStream, type RtpSource, type RtpStreamOptions } from './stream.js';
+
+/**
+ * - `pin`: one stream; the first valid RTP packet (or `expectedPeer`) fixes the source, and
+ *   datagrams from anywhere else are counted as foreign and dropped (no RTP injection).
+ * - `multi`: every source becomes its own stream (RTP fork mode), optionally limited by `allow`.
+ */
+export type SourcePolicy = 'pin' | 'multi';
+
+export interface EndpointOptions {
+  sourcePolicy?: SourcePolicy;
+  /** Only this peer may send. A missing port pins the port of its first packet (NAT, symmetric RTP). */
+  expectedPeer?: { address: string; port?: number | undefined } | undefined;
+  /** For `multi`: addresses allowed to start a stream (empty = any). */
+  allow?: readonly string[];
+  payloadTypes?: PayloadTypeMap;
+}
+
+export interface RtpEndpointEvents {
+  stream: [RtpStream];
+  close: [];
+  listenerError: [unknown];
+}
+
+export interface EndpointContext {
+  counters: RtpCounters;
+  streamOptions: RtpStreamOptions;
+  payloadTypes: PayloadTypeMap;
+  clock: MediaClock;
+  onClose: (ep: RtpEndpoint) => void;
+}
+
+export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
+  readonly port: number;
+  readonly socket: dgram.Socket;
+  readonly policy: SourcePolicy;
+  private readonly ctx: EndpointContext;
+  private readonly payloadTypes: PayloadTypeMap;
+  private readonly pkt = new RtpPacket();
+  private readonly expected: EndpointOptions['expectedPeer'];
+  private readonly allow: ReadonlySet<string>;
+  private pinnedAddress: string | undefined;
+  private pinnedPort = -1;
+  private single: RtpStream | undefined;
+  private readonly multi = new Map<string, RtpStream>();
+  private readonly senders = new Set<RtpSendStream>();
+  private isClosed = false;
+  private readonly onListenerError = (_e: string, err: unknown): void => {
+    if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
+  };
+
+  constructor(port: number, socket: dgram.Socket, opts: EndpointOptions, ctx: EndpointContext) {
+    super();
+    this.port = port;
+    this.socket = socket;
+    this.ctx = ctx;
+    this.policy = opts.sourcePolicy ?? 'pin';
+    this.payloadTypes = opts.payloadTypes ?? ctx.payloadTypes;
+    this.expected = opts.expectedPeer;
+    this.allow = new Set(opts.allow ?? []);
+    if (this.expected) {
+      this.pinnedAddress = this.expected.address;
+      this.pinnedPort = this.expected.port ?? -1;
+    }
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port, MediaClock.now()));
+    // A UDP socket error (e.g. ICMP unreachable surfacing on send) must not crash the process.
+    socket.on('error', (err) => safeEmit(this, this.onListenerError, 'listenerError', err));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** The pinned peer, once known. */
+  get peer(): RtpSource | undefined {
+    return this.pinnedAddress !== undefined && this.pinnedPort >= 0 ? { address: this.pinnedAddress, port: this.pinnedPort } : undefined;
+  }
+
+  streams(): RtpStream[] {
+    if (this.policy === 'pin') return this.single ? [this.single] : [];
+    return [...this.multi.values()];
+  }
+
+  /** The receive path. Public so tests and benchmarks can drive it without a socket. */
+  onDatagram(msg: Uint8Array, address: string, port: number, nowMs: number): void {
+    const c = this.ctx.counters;
+    c.datagrams++;
+    if (this.isClosed) {
+      c.outcome.closed++;
+      return;
+    }
+    let stream: RtpStream | undefined;
+    if (this.policy === 'pin') {
+      if (this.pinnedAddress !== undefined && (address !== this.pinnedAddress || (this.pinnedPort >= 0 && port !== this.pinnedPort))) {
+        c.outcome.foreign_source++;
+        return;
+      }
+      stream = this.single;
+    } else {
+      if (this.allow.size > 0 && !this.allow.has(address)) {
+        c.outcome.foreign_source++;
+        return;
+      }
+      stream = this.multi.get(sourceKey(address, port));
+    }
+
+    if (isRtcp(msg)) {
+      // rtcp-mux (RFC 5761): counted, not treated as malformed media.
+      c.outcome.rtcp++;
+      return;
+    }
+    const failure = readRtp(msg, this.pkt);
+    if (failure) {
+      c.outcome.malformed++;
+      c.malformed[failure.reason]++;
+      return;
+    }
+    const format = this.payloadTypes.get(this.pkt.payloadType);
+    if (!format) {
+      c.outcome.unknown_payload_type++;
+      return;
+    }
+    if (!stream) {
+      // Only a valid, known-format packet may pin the source or open a stream.
+      stream = this.openStream(address, port, nowMs);
+    }
+    const outcome = stream.handle(this.pkt, format, nowMs);
+    c.outcome[outcome]++;
+  }
+
+  private openStream(address: string, port: number, nowMs: number): RtpStream {
+    const stream = new RtpStream({ address, port }, this.ctx.streamOptions, this.ctx.counters, nowMs);
+    this.ctx.counters.streamsOpened++;
+    if (this.policy === 'pin') {
+      this.pinnedAddress = address;
+      this.pinnedPort = port;
+      this.single = stream;
+    } else {
+      this.multi.set(sourceKey(address, port), stream);
+    }
+    stream.once('close', () => {
+      if (this.single === stream) this.single = undefined;
+      else this.multi.delete(sourceKey(address, port));
+    });
+    safeEmit(this, this.onListenerError, 'stream', stream);
+    return stream;
+  }
+
+  /** Clock tick: playout, then idle checks. */
+  tick(nowMs: number, idleTimeoutMs: number): void {
+    if (this.single) tickStream(this.single, nowMs, idleTimeoutMs);
+    else for (const s of this.multi.values()) tickStream(s, nowMs, idleTimeoutMs);
+  }
+
+  /** Sends a datagram from this port's socket (to the pinned peer unless told otherwise). */
+  send(datagram: Uint8Array, address?: string, port?: number): boolean {
+    const to = address !== undefined && port !== undefined ? { address, port } : this.peer;
+    if (this.isClosed || !to) return false;
+    this.socket.send(datagram, to.port, to.address, (err) => {
+      if (err) this.ctx.counters.sendErrors++;
+    });
+    this.ctx.counters.packetsSent++;
+    return true;
+  }
+
+  /**
+   * A paced sender whose packets leave from this port's socket, to `to` or else the pinned peer
+   * (known once the peer has sent, or from `expectedPeer`).
+   */
+  createSender(opts: PacketizerOptions & { to?: RtpSource }): RtpSendStream {
+    const to = opts.to;
+    const sender = new RtpSendStream({
+      ...opts,
+      clock: this.ctx.clock,
+      transmit: (d) => {
+        this.send(d, to?.address, to?.port);
+      },
+    });
+    this.senders.add(sender);
+    sender.once('close', () => this.senders.delete(sender));
+    return sender;
+  }
+
+  /** Safe to call twice; closes every sender and stream (flushing their audio), then the socket. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const s of [...this.senders]) s.close();
+    for (const s of this.streams()) s.close('endpoint_closed');
+    this.socket.removeAllListeners('message');
+    try {
+      this.socket.close();
+    } catch {
+      // already closed by the runtime (e.g. after an error): nothing left to release
+    }
+    this.ctx.onClose(this);
+    safeEmit(this, this.onListenerError, 'close');
+    this.removeAllListeners();
+  }
+}
+
+function tickStream(s: RtpStream, nowMs: number, idleTimeoutMs: number): void {
+  if (nowMs - s.lastArrivalMs >= idleTimeoutMs) s.close('idle');
+  else s.poll(nowMs);
+}
+
+function sourceKey(address: string, port: number): string {
+  return `${address}:${port}`;
+}

@@ -1,0 +1,125 @@
+// The RTP media plane of a process: a port pool, the endpoints bound on it, one shared media clock
+// that drives every stream and sender, the receive counters and their Prometheus view.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { RtpConfig } from '../../config/index.js';
+import { errorMessage } from '../../errors/index.js';
+import { MediaClock, type ClockTask } from '../clock.js';
+import { PayloadTypeMap } from '../codec/payload-types.js';
+import { RtpCounters } from './counters.js';
+import { RtpEndpoint, type EndpointOptions } from './endpoint.js';
+import { registerRtpMetrics, type RtpMetrics } from './metrics.js';
+import { PortPool } from './port-pool.js';
+import type { RtpStreamOptions } from './stream.js';
+
+export interface RtpListenerOptions {
+  config: RtpConfig;
+  logger: Logger;
+  registry?: Registry;
+  /** Inject a clock (tests drive ticks by hand). */
+  clock?: MediaClock;
+}
+
+export interface OpenEndpointOptions extends EndpointOptions {
+  /** Bind this port instead of taking one from the pool. */
+  port?: number;
+}
+
+export interface RtpListenerStats {
+  portsAllocated: number;
+  portsCapacity: number;
+  endpoints: number;
+  activeStreams: number;
+}
+
+/** Jitter samples for the histogram are taken this often per stream. */
+const JITTER_SAMPLE_MS = 1000;
+
+export class RtpListener implements ClockTask {
+  readonly counters = new RtpCounters();
+  readonly clock: MediaClock;
+  readonly pool: PortPool;
+  readonly payloadTypes: PayloadTypeMap;
+  private readonly config: RtpConfig;
+  private readonly logger: Logger;
+  private readonly endpointSet = new Set<RtpEndpoint>();
+  private readonly metrics: RtpMetrics | undefined;
+  private readonly streamOptions: RtpStreamOptions;
+  private lastJitterSampleMs = 0;
+  private isClosed = false;
+
+  constructor(opts: RtpListenerOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+    this.clock = opts.clock ?? new MediaClock(opts.config.tickMs, (err) => this.logger.error({ err: errorMessage(err) }, 'media clock task failed'));
+    this.pool = new PortPool({ host: opts.config.host, min: opts.config.portMin, max: opts.config.portMax, recvBufferBytes: opts.config.recvBufferBytes });
+    this.payloadTypes = PayloadTypeMap.parse(opts.config.payloadTypes);
+    this.streamOptions = { jitter: { ...opts.config.jitter }, concealment: opts.config.concealment };
+    if (opts.registry) this.metrics = registerRtpMetrics(opts.registry, this.counters, () => this.activeStreams());
+  }
+
+  /** Binds a port (from the pool, or `opts.port`) and starts receiving on it. */
+  async open(opts: OpenEndpointOptions = {}): Promise<RtpEndpoint> {
+    if (this.isClosed) throw new Error('RTP listener is closed');
+    const bound = opts.port !== undefined ? await this.pool.allocatePort(opts.port) : await this.pool.allocate();
+    const ep = new RtpEndpoint(bound.port, bound.socket, opts, {
+      counters: this.counters,
+      streamOptions: this.streamOptions,
+      payloadTypes: this.payloadTypes,
+      clock: this.clock,
+      onClose: (e) => this.forget(e),
+    });
+    ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err: errorMessage(err) }, 'RTP endpoint listener failed'));
+    this.endpointSet.add(ep);
+    if (this.endpointSet.size === 1) this.clock.add(this);
+    this.logger.debug({ port: ep.port, policy: ep.policy }, 'RTP endpoint open');
+    return ep;
+  }
+
+  endpoints(): RtpEndpoint[] {
+    return [...this.endpointSet];
+  }
+
+  activeStreams(): number {
+    let n = 0;
+    for (const ep of this.endpointSet) n += ep.streams().length;
+    return n;
+  }
+
+  stats(): RtpListenerStats {
+    return {
+      portsAllocated: this.pool.allocated,
+      portsCapacity: this.pool.capacity,
+      endpoints: this.endpointSet.size,
+      activeStreams: this.activeStreams(),
+    };
+  }
+
+  onTick(nowMs: number): void {
+    const idle = this.config.idleTimeoutMs;
+    for (const ep of this.endpointSet) ep.tick(nowMs, idle);
+    if (this.metrics && nowMs - this.lastJitterSampleMs >= JITTER_SAMPLE_MS) {
+      this.lastJitterSampleMs = nowMs;
+      for (const ep of this.endpointSet) {
+        for (const s of ep.streams()) {
+          const st = s.receiverStats();
+          if (st && st.received > 1) this.metrics.jitterSeconds.observe(st.jitterSeconds);
+        }
+      }
+    }
+  }
+
+  private forget(ep: RtpEndpoint): void {
+    if (!this.endpointSet.delete(ep)) return;
+    this.pool.release(ep.port);
+    if (this.endpointSet.size === 0) this.clock.remove(this);
+  }
+
+  /** Closes every endpoint (flushing their streams) and stops the clock. Safe to call twice. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const ep of [...this.endpointSet]) ep.close();
+    this.clock.remove(this);
+  }
+}

@@ -1,0 +1,70 @@
+// Prometheus view of the RTP media plane. Counters are read from RtpCounters at scrape time;
+// the per-packet path never touches prom-client.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RTP_OUTCOMES, type RtpCounters } from './counters.js';
+import { RTP_MALFORMED_REASONS } from './packet.js';
+
+export interface RtpMetrics {
+  /** Observed once per second per active stream by the listener's clock. */
+  readonly jitterSeconds: Histogram;
+}
+
+export function registerRtpMetrics(registry: Registry, counters: RtpCounters, activeStreams: () => number): RtpMetrics {
+  new Counter({
+    name: 'rtp_packets_total',
+    help: 'RTP datagrams received, by outcome (accepted, malformed, rtcp, unknown_payload_type, foreign_source, duplicate, late, overflow, closed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset(); // counters live in RtpCounters; the scrape copies them
+      for (const o of RTP_OUTCOMES) this.inc({ outcome: o }, counters.outcome[o]);
+    },
+  });
+  new Counter({
+    name: 'rtp_malformed_packets_total',
+    help: 'RTP datagrams dropped as malformed, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of RTP_MALFORMED_REASONS) this.inc({ reason: r }, counters.malformed[r]);
+    },
+  });
+  plainCounter(registry, 'rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
+  plainCounter(registry, 'rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
+  plainCounter(registry, 'rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
+  plainCounter(registry, 'rtp_foreign_source_packets_total', 'RTP datagrams from a source other than the pinned or expected peer', () => counters.outcome.foreign_source);
+  plainCounter(registry, 'rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
+  plainCounter(registry, 'rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
+  plainCounter(registry, 'rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
+  plainCounter(registry, 'rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
+  plainCounter(registry, 'rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
+  plainCounter(registry, 'rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);
+  new Gauge({
+    name: 'rtp_active_streams',
+    help: 'RTP streams currently receiving',
+    registers: [registry],
+    collect() {
+      this.set(activeStreams());
+    },
+  });
+  const jitterSeconds = new Histogram({
+    name: 'rtp_jitter_seconds',
+    help: 'RFC 3550 interarrival jitter of active streams, sampled once per second per stream',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32],
+    registers: [registry],
+  });
+  return { jitterSeconds };
+}
+
+function plainCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}

@@ -1,0 +1,250 @@
+// One received RTP stream (one source on one port): jitter buffer, decoding, loss concealment,
+// talkspurt gaps filled with silence, DTMF digits and RFC 3550 receiver statistics. It owns no timer:
+// the listener's shared clock calls poll().
+import { EventEmitter } from 'node:events';
+import type { AudioCodec } from '../codec/codec.js';
+import type { PayloadFormat } from '../codec/payload-types.js';
+import { JitterBuffer, type JitterSink } from '../jitter/jitter-buffer.js';
+import { safeEmit } from '../../util/events.js';
+import type { RtpCounters } from './counters.js';
+import { DtmfDetector, type DtmfEvent } from './dtmf.js';
+import type { RtpPacket } from './packet.js';
+import { ReceiverStats, type ReceiverStatsSnapshot } from './receiver-stats.js';
+
+export type AudioFrameKind = 'audio' | 'concealed' | 'silence';
+
+/**
+ * Decoded audio in stream order. `pcm` is a view into the stream's scratch buffer, valid only during
+ * the listener call: copy it to keep it.
+ */
+export interface AudioFrame {
+  pcm: Int16Array;
+  sampleRate: number;
+  /** Samples since the stream's first sample: the stream's own timeline, gaps and losses included. */
+  position: number;
+  /** RTP timestamp of the first sample. */
+  timestamp: number;
+  kind: AudioFrameKind;
+}
+
+export type StreamCloseReason = 'idle' | 'closed' | 'endpoint_closed';
+export type StreamResetReason = 'ssrc_change' | 'seq_jump' | 'timestamp_jump' | 'codec_change';
+
+export interface RtpStreamEvents {
+  audio: [AudioFrame];
+  dtmf: [DtmfEvent];
+  reset: [StreamResetReason];
+  close: [StreamCloseReason];
+  /** A listener threw; the stream carried on. */
+  listenerError: [unknown];
+}
+
+export interface RtpSource {
+  address: string;
+  port: number;
+}
+
+export interface RtpStreamOptions {
+  jitter: { mode: 'fixed' | 'adaptive'; depthMs: number; minDepthMs: number; maxDepthMs: number; capacity: number };
+  concealment: 'silence' | 'fade';
+  /** Emit talkspurt gaps as silence frames so downstream time stays true (default true). */
+  fillGaps?: boolean;
+}
+
+/** Scratch size: bigger gaps and losses are emitted in several frames. */
+const SCRATCH_SAMPLES = 8192;
+/** Fade-out concealment lasts this long, then silence (an unbounded repeat sounds like a stuck tone). */
+const CONCEAL_FADE_MS = 60;
+/** Concealment repeats the last this-many ms of real audio. */
+const CONCEAL_HISTORY_MS = 20;
+
+export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSink {
+  readonly source: RtpSource;
+  readonly startedAtMs: number;
+  ssrc = 0;
+  codec: AudioCodec | undefined;
+  lastArrivalMs: number;
+  closed = false;
+  private jb: JitterBuffer | undefined;
+  private stats: ReceiverStats | undefined;
+  private readonly dtmf = new DtmfDetector();
+  private readonly counters: RtpCounters;
+  private readonly opts: RtpStreamOptions;
+  private readonly scratch = new Int16Array(SCRATCH_SAMPLES);
+  private history = new Int16Array(0);
+  private historyLen = 0;
+  private concealRun = 0;
+  private position = 0;
+  private readonly listenerError = (_event: string, err: unknown): void => {
+    if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
+  };
+
+  constructor(source: RtpSource, opts: RtpStreamOptions, counters: RtpCounters, nowMs: number) {
+    super();
+    this.source = source;
+    this.opts = opts;
+    this.counters = counters;
+    this.startedAtMs = nowMs;
+    this.lastArrivalMs = nowMs;
+  }
+
+  get sampleRate(): number {
+    return this.codec?.clockRate ?? 0;
+  }
+
+  /** Samples emitted so far (the stream's timeline length). */
+  get samplesOut(): number {
+    return this.position;
+  }
+
+  get jitterBuffer(): JitterBuffer | undefined {
+    return this.jb;
+  }
+
+  receiverStats(): ReceiverStatsSnapshot | undefined {
+    return this.stats?.snapshot();
+  }
+
+  /** Takes one parsed packet whose payload type is known; returns the outcome for the counters. */
+  handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): 'accepted' | 'duplicate' | 'late' | 'overflow' {
+    this.lastArrivalMs = nowMs;
+    if (format.kind === 'telephone-event') return this.handleDtmf(pkt, nowMs);
+
+    const codec = format.codec;
+    if (codec !== this.codec || !this.jb || !this.stats) {
+      if (this.jb) {
+        this.jb.flush(this);
+        this.onReset('codec_change');
+      }
+      this.codec = codec;
+      this.jb = new JitterBuffer({ clockRate: codec.clockRate, ...this.opts.jitter });
+      this.stats = new ReceiverStats(codec.clockRate);
+      this.history = new Int16Array(Math.ceil((codec.clockRate * CONCEAL_HISTORY_MS) / 1000));
+      this.historyLen = 0;
+    }
+    if (pkt.ssrc !== this.ssrc) {
+      if (this.stats.received > 0) this.stats.reset();
+      this.ssrc = pkt.ssrc;
+    }
+    this.stats.update(pkt.sequenceNumber, pkt.timestamp, nowMs);
+    const samples = codec.samplesIn(pkt.payload.byteLength);
+    return this.jb.push(pkt.ssrc, pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.payload, samples, nowMs, this);
+  }
+
+  private handleDtmf(pkt: RtpPacket, nowMs: number): 'accepted' {
+    // RFC 4733 events share the sequence space with audio: tell the jitter buffer the slot is taken
+    // so the audio path does not call it loss.
+    this.jb?.skip(pkt.ssrc, pkt.sequenceNumber, nowMs, this);
+    this.dtmf.push(pkt.timestamp, pkt.marker, pkt.payload, (ev) => {
+      if (ev.type === 'end') this.counters.dtmfEvents++;
+      safeEmit(this, this.listenerError, 'dtmf', ev);
+    });
+    return 'accepted';
+  }
+
+  poll(nowMs: number): void {
+    this.jb?.poll(nowMs, this);
+  }
+
+  /** Releases everything held (end of stream). */
+  flush(): void {
+    this.jb?.flush(this);
+  }
+
+  close(reason: StreamCloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.counters.streamsClosed++;
+    if (reason === 'idle') this.counters.streamsTimedOut++;
+    safeEmit(this, this.listenerError, 'close', reason);
+    this.removeAllListeners();
+  }
+
+  // JitterSink: called by the jitter buffer in playout order.
+
+  onFrame(payload: Uint8Array, timestamp: number, samples: number): void {
+    const codec = this.codec;
+    if (!codec) return;
+    let done = 0;
+    // Payloads larger than the scratch (ffmpeg sends ~180 ms packets) are decoded in slices.
+    const bps = codec.bytesPerSample;
+    while (done < samples) {
+      const n = Math.min(samples - done, SCRATCH_SAMPLES);
+      const written = codec.decode(payload.subarray(done * bps, (done + n) * bps), this.scratch, 0);
+      this.remember(written);
+      this.emitFrame(written, (timestamp + done) >>> 0, 'audio');
+      done += n;
+    }
+    this.concealRun = 0;
+  }
+
+  onLoss(timestamp: number, samples: number, packets: number): void {
+    this.counters.lostPackets += packets;
+    this.counters.concealedSamples += samples;
+    const fadeLen = this.opts.concealment === 'fade' ? Math.round((this.sampleRate * CONCEAL_FADE_MS) / 1000) : 0;
+    let done = 0;
+    while (done < samples) {
+      const n = Math.min(samples - done, SCRATCH_SAMPLES);
+      this.conceal(n, fadeLen);
+      this.emitFrame(n, (timestamp + done) >>> 0, 'concealed');
+      done += n;
+    }
+  }
+
+  onGap(timestamp: number, samples: number): void {
+    this.counters.gapSamples += samples;
+    this.historyLen = 0; // after a pause, concealment must not replay audio from before it
+    if (this.opts.fillGaps === false) return;
+    this.scratch.fill(0);
+    let done = 0;
+    while (done < samples) {
+      const n = Math.min(samples - done, SCRATCH_SAMPLES);
+      this.emitFrame(n, (timestamp + done) >>> 0, 'silence');
+      done += n;
+    }
+  }
+
+  onReset(reason: StreamResetReason): void {
+    this.counters.resets++;
+    this.historyLen = 0;
+    safeEmit(this, this.listenerError, 'reset', reason);
+  }
+
+  private emitFrame(n: number, timestamp: number, kind: AudioFrameKind): void {
+    const frame: AudioFrame = { pcm: this.scratch.subarray(0, n), sampleRate: this.sampleRate, position: this.position, timestamp, kind };
+    this.position += n;
+    safeEmit(this, this.listenerError, 'audio', frame);
+  }
+
+  /** Keeps the tail of real audio for concealment. */
+  private remember(n: number): void {
+    const h = this.history;
+    if (h.length === 0) return;
+    if (n >= h.length) {
+      h.set(this.scratch.subarray(n - h.length, n));
+      this.historyLen = h.length;
+    } else {
+      h.copyWithin(0, n);
+      h.set(this.scratch.subarray(0, n), h.length - n);
+      this.historyLen = Math.min(h.length, this.historyLen + n);
+    }
+  }
+
+  /** Fills scratch[0..n) with a faded repeat of the last real audio, then silence. */
+  private conceal(n: number, fadeLen: number): void {
+    const h = this.history;
+    const len = this.historyLen;
+    const start = h.length - len;
+    for (let i = 0; i < n; i++) {
+      const k = this.concealRun + i;
+      if (len === 0 || k >= fadeLen) {
+        this.scratch[i] = 0;
+      } else {
+        const gain = 1 - k / fadeLen;
+        this.scratch[i] = Math.round((h[start + (k % len)] ?? 0) * gain);
+      }
+    }
+    this.concealRun += n;
+  }
+}

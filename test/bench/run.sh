@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm run bench: every benchmark, each with its baseline in the same run. Results land in
+# test/bench/results/*.json and as tables on stdout; docs/BENCHMARKS.md quotes them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p test/bench/results
+npx tsx test/bench/codec.bench.ts
+npx tsx test/bench/packet-path.bench.ts
+npx tsx test/bench/streams.bench.ts "$@"

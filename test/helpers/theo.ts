@@ -1,0 +1,54 @@
+// Runs the real `theo` command (bin/theo.js over the built CLI) as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const THEO_BIN = fileURLToPath(new URL('../../bin/theo.js', import.meta.url));
+
+export interface TheoRun {
+  child: ChildProcess;
+  /** Resolves when the process exits. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  stdout(): string;
+  /** Resolves with the first stdout line matching `re`. */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
+  const child = spawn(process.execPath, [THEO_BIN, ...args], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: Array<() => void> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+  return {
+    child,
+    done,
+    stdout: () => out,
+    waitForLine(re, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(re)}; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+        const check = (): void => {
+          const line = out.split('\n').find((l) => re.test(l));
+          if (line !== undefined) {
+            clearTimeout(timer);
+            resolve(line);
+          } else if (child.exitCode !== null) {
+            clearTimeout(timer);
+            reject(new Error(`theo exited (${child.exitCode}) before printing ${String(re)}; stderr: ${err}`));
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+        child.once('exit', () => setTimeout(check, 50));
+      });
+    },
+  };
+}

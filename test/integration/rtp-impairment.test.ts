@@ -1,0 +1,96 @@
+// `theo rtp send` with 5% loss, 40 ms jitter, 2% reordering and 1% duplicates into the listener:
+// the loss and jitter it measures match what was injected, and the audio stays aligned with the source.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeWav } from '../../src/audio/wav.js';
+import { loadConfig } from '../../src/config/index.js';
+import { PCMU } from '../../src/mediaplane/codec/codec.js';
+import { RtpListener } from '../../src/mediaplane/rtp/listener.js';
+import type { AudioFrameKind } from '../../src/mediaplane/rtp/stream.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createRegistry } from '../../src/observability/metrics.js';
+import { readSpeech } from '../helpers/audio.js';
+import { runTheo } from '../helpers/theo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'theo-impair-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const PROMPTS = ['tt-weasels', 'hello-world', 'tt-monkeys', 'tt-somethingwrong', 'vm-goodbye', 'demo-congrats', 'tt-monkeysintro'];
+
+describe('impaired RTP from theo rtp send', () => {
+  it('measures the injected loss and jitter and keeps the audio aligned', async () => {
+    // ~20 s of real speech: enough packets (~1000) for the rates to mean something.
+    const parts = PROMPTS.map(readSpeech);
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    const source = new Int16Array(total);
+    let off = 0;
+    for (const p of parts) {
+      source.set(p, off);
+      off += p.length;
+    }
+    const file = join(dir, 'speech.wav');
+    writeFileSync(file, encodeWav({ sampleRate: 8000, channels: 1, samples: source }));
+
+    const config = loadConfig({ env: {}, overrides: { rtp: { portMin: 41900, portMax: 41909 } } });
+    const registry = createRegistry({ defaultMetrics: false });
+    const listener = new RtpListener({ config: config.rtp, logger: silentLogger(), registry });
+    const ep = await listener.open();
+    const frames: Array<{ position: number; timestamp: number; kind: AudioFrameKind; pcm: Int16Array }> = [];
+    let jitterAtEnd = 0;
+    ep.on('stream', (s) => {
+      s.on('audio', (f) => frames.push({ position: f.position, timestamp: f.timestamp, kind: f.kind, pcm: f.pcm.slice() }));
+      s.on('close', () => (jitterAtEnd = s.receiverStats()?.jitterSeconds ?? 0));
+    });
+    try {
+      const send = runTheo(['rtp', 'send', file, '--to', `127.0.0.1:${ep.port}`, '--codec', 'pcmu', '--loss', '0.05', '--jitter', '40', '--reorder', '0.02', '--duplicate', '0.01', '--seed', '11']);
+      const result = await send.done;
+      expect(result.code, result.stderr).toBe(0);
+      const sent = JSON.parse(result.stdout.trim()) as { offered: number; dropped: number; duplicated: number; reordered: number; sent: number; first_timestamp: number; packets: number };
+      await new Promise((r) => setTimeout(r, 500));
+      const stream = ep.streams()[0]!;
+      const rs = stream.receiverStats()!;
+      ep.close();
+      const c = listener.counters;
+
+      // What was injected (the seed fixes it) against what the listener measured.
+      expect(sent.packets).toBe(Math.ceil(total / 160));
+      expect(sent.dropped / sent.offered).toBeGreaterThan(0.03);
+      expect(sent.dropped / sent.offered).toBeLessThan(0.07);
+      // RFC 3550: expected - received, with duplicates counted as received.
+      expect(rs.expected - (rs.received - c.outcome.duplicate - c.outcome.late)).toBeGreaterThanOrEqual(sent.dropped - 2);
+      // The jitter buffer concealed every dropped packet, plus any that came too late to play.
+      expect(c.lostPackets).toBeGreaterThanOrEqual(sent.dropped - 2); // a dropped first/last packet is not "between" packets
+      expect(c.lostPackets).toBeLessThanOrEqual(sent.dropped + c.outcome.late);
+      expect(c.outcome.duplicate).toBe(sent.duplicated);
+      // Uniform delay in [0, 40] ms has an RFC 3550 jitter of about 40/3 ms.
+      const jitterMs = jitterAtEnd * 1000;
+      expect(jitterMs).toBeGreaterThan(40 / 3 * 0.6);
+      expect(jitterMs).toBeLessThan(40 / 3 * 1.6);
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(new RegExp(`^rtp_packet_loss_total ${c.lostPackets}$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^rtp_duplicate_packets_total ${sent.duplicated}$`, 'm'));
+      expect(metrics).toMatch(/^rtp_jitter_seconds_count [1-9]\d*$/m);
+
+      // Alignment: every received frame sits exactly where its audio is in the source.
+      const ref = new Int16Array(total);
+      const enc = new Uint8Array(total);
+      PCMU.encode(source, enc, 0);
+      PCMU.decode(enc, ref, 0);
+      const offset = ((frames[0]!.timestamp - sent.first_timestamp) >>> 0) - frames[0]!.position;
+      let checked = 0;
+      for (const f of frames) {
+        if (f.kind !== 'audio') continue;
+        expect(f.pcm).toEqual(ref.subarray(f.position + offset, f.position + offset + f.pcm.length));
+        checked += f.pcm.length;
+      }
+      expect(checked).toBeGreaterThan(total * 0.9);
+      const last = frames.at(-1)!;
+      expect(last.position + offset + last.pcm.length).toBeLessThanOrEqual(total);
+      expect(frames.filter((f) => f.kind === 'silence')).toHaveLength(0);
+    } finally {
+      listener.close();
+    }
+  });
+});

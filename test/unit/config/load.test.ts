@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/index.js';
+import { ConfigError } from '../../../src/errors/index.js';
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'theo-config-'));
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with no input', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(c.rtp.portMin).toBe(40000);
+    expect(c.rtp.portMax).toBe(40999);
+    expect(c.rtp.jitter).toEqual({ mode: 'adaptive', depthMs: 60, minDepthMs: 20, maxDepthMs: 200, capacity: 256 });
+    expect(c.log.level).toBe('info');
+  });
+
+  it('layers file < env < flags', () => {
+    const file = tmpFile('theo.yaml', 'server:\n  host: 0.0.0.0\n  port: 9000\nrtp:\n  portMin: 50000\n  portMax: 50100\n');
+    const fromFile = loadConfig({ file, env: {} });
+    expect(fromFile.server).toEqual({ host: '0.0.0.0', port: 9000 });
+    const fromEnv = loadConfig({ file, env: { THEO_PORT: '9100', THEO_RTP_PORT_MAX: '50200' } });
+    expect(fromEnv.server.port).toBe(9100);
+    expect(fromEnv.rtp.portMax).toBe(50200);
+    expect(fromEnv.rtp.portMin).toBe(50000);
+    const fromFlags = loadConfig({ file, env: { THEO_PORT: '9100' }, overrides: { server: { port: 9200, host: undefined } } });
+    expect(fromFlags.server).toEqual({ host: '0.0.0.0', port: 9200 });
+  });
+
+  it('reads THEO_CONFIG when no file is given, and accepts JSON', () => {
+    const file = tmpFile('theo.json', JSON.stringify({ server: { port: 8123 } }));
+    expect(loadConfig({ env: { THEO_CONFIG: file } }).server.port).toBe(8123);
+  });
+
+  it('freezes the result', () => {
+    const c = loadConfig({ env: {} });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.rtp.jitter)).toBe(true);
+  });
+
+  it.each([
+    [{ THEO_PORT: 'eighty' }, /THEO_PORT="eighty" is not an integer/],
+    [{ THEO_PORT: '70000' }, /server\.port/],
+    [{ THEO_LOG_LEVEL: 'loud' }, /log\.level/],
+    [{ THEO_RTP_PORT_MIN: '41000', THEO_RTP_PORT_MAX: '40000' }, /portMin must be <= rtp\.portMax/],
+  ])('rejects bad environment %j with a clear message', (env, message) => {
+    expect(() => loadConfig({ env })).toThrow(ConfigError);
+    expect(() => loadConfig({ env })).toThrow(message);
+  });
+
+  it('rejects unknown keys, bad YAML and a missing file, naming the file', () => {
+    const unknown = tmpFile('a.yaml', 'server:\n  prot: 1\n');
+    expect(() => loadConfig({ file: unknown, env: {} })).toThrow(/Unrecognized key.*prot|prot/);
+    const bad = tmpFile('b.yaml', 'server: [1, 2\n');
+    expect(() => loadConfig({ file: bad, env: {} })).toThrow(/not valid YAML\/JSON/);
+    expect(() => loadConfig({ file: '/nonexistent/theo.yaml', env: {} })).toThrow(/cannot read config file.*\/nonexistent\/theo.yaml/s);
+    const list = tmpFile('c.yaml', '- 1\n- 2\n');
+    expect(() => loadConfig({ file: list, env: {} })).toThrow(/top level must be a mapping/);
+  });
+
+  it('checks jitter depth ordering', () => {
+    expect(() => loadConfig({ env: {}, overrides: { rtp: { jitter: { depthMs: 10 } } } })).toThrow(/minDepthMs <= depthMs <= maxDepthMs/);
+  });
+});

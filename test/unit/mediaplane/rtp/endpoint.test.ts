@@ -1,0 +1,243 @@
+// Receive-path logic of RtpEndpoint/RtpStream driven through onDatagram (no network needed).
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../../src/config/index.js';
+import { MediaClock } from '../../../../src/mediaplane/clock.js';
+import { RtpListener } from '../../../../src/mediaplane/rtp/listener.js';
+import { serializeRtp } from '../../../../src/mediaplane/rtp/packet.js';
+import { writeTelephoneEvent } from '../../../../src/mediaplane/rtp/dtmf.js';
+import type { AudioFrame } from '../../../../src/mediaplane/rtp/stream.js';
+import { silentLogger } from '../../../../src/observability/logger.js';
+import { createRegistry } from '../../../../src/observability/metrics.js';
+
+const A = '10.0.0.1';
+const B = '10.0.0.2';
+let listener: RtpListener | undefined;
+
+function setup(jitter: Record<string, unknown> = { mode: 'fixed', depthMs: 40, minDepthMs: 0 }, extra: Record<string, unknown> = {}) {
+  const config = loadConfig({ env: {}, overrides: { rtp: { portMin: 41300, portMax: 41399, jitter, idleTimeoutMs: 1000, ...extra } } });
+  const clock = new MediaClock(1_000_000); // never fires by itself: tests tick by hand
+  const registry = createRegistry({ defaultMetrics: false });
+  listener = new RtpListener({ config: config.rtp, logger: silentLogger(), clock, registry });
+  return { listener, clock, registry };
+}
+
+afterEach(() => {
+  listener?.close();
+  listener = undefined;
+});
+
+function pcmu(seq: number, ts: number, opts: { marker?: boolean; ssrc?: number; byte?: number; len?: number; pt?: number } = {}): Buffer {
+  const payload = Buffer.alloc(opts.len ?? 160, opts.byte ?? 0xff);
+  return serializeRtp({ marker: opts.marker ?? false, payloadType: opts.pt ?? 0, sequenceNumber: seq, timestamp: ts, ssrc: opts.ssrc ?? 0x1234 }, payload);
+}
+
+function collect(frames: AudioFrame[]) {
+  return (f: AudioFrame): void => {
+    frames.push({ ...f, pcm: f.pcm.slice() });
+  };
+}
+
+describe('RtpEndpoint receive path', () => {
+  it('pins the first valid source and drops others as foreign; garbage does not pin', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    const frames: AudioFrame[] = [];
+    ep.on('stream', (s) => s.on('audio', collect(frames)));
+    ep.onDatagram(Buffer.from([1, 2, 3]), B, 5000, 0); // garbage from B first
+    expect(ep.peer).toBeUndefined();
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    expect(ep.peer).toEqual({ address: A, port: 4000 });
+    ep.onDatagram(pcmu(2, 160), B, 4000, 1); // injection attempt from another host
+    ep.onDatagram(pcmu(2, 160), A, 4002, 1); // same host, other port
+    ep.onDatagram(pcmu(2, 160), A, 4000, 20);
+    listener.onTick(100);
+    const c = listener.counters;
+    expect(c.datagrams).toBe(5);
+    expect(c.outcome.foreign_source).toBe(2);
+    expect(c.outcome.malformed).toBe(1);
+    expect(c.malformed.truncated).toBe(1);
+    expect(c.outcome.accepted).toBe(2);
+    expect(c.outcomesTotal()).toBe(c.datagrams);
+    expect(frames.map((f) => [f.timestamp, f.position, f.pcm.length, f.kind])).toEqual([
+      [0, 0, 160, 'audio'],
+      [160, 160, 160, 'audio'],
+    ]);
+  });
+
+  it('with an expected peer, even the first packet from elsewhere is foreign', async () => {
+    const { listener } = setup();
+    const ep = await listener.open({ expectedPeer: { address: A } });
+    ep.onDatagram(pcmu(1, 0), B, 4000, 0);
+    expect(listener.counters.outcome.foreign_source).toBe(1);
+    expect(ep.streams()).toHaveLength(0);
+    ep.onDatagram(pcmu(1, 0), A, 4444, 0); // port learned from the first packet (symmetric RTP)
+    ep.onDatagram(pcmu(2, 160), A, 4446, 0);
+    expect(ep.peer).toEqual({ address: A, port: 4444 });
+    expect(listener.counters.outcome.foreign_source).toBe(2);
+  });
+
+  it('counts unknown payload types, RTCP and every malformed reason without opening a stream', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    ep.onDatagram(pcmu(1, 0, { pt: 99 }), A, 4000, 0);
+    const rtcp = Buffer.from([0x80, 200, 0, 6, 0, 0, 0, 1, ...new Array<number>(20).fill(0)]);
+    ep.onDatagram(rtcp, A, 4000, 0);
+    const v1 = pcmu(1, 0);
+    v1[0] = 0x40;
+    ep.onDatagram(v1, A, 4000, 0);
+    const csrc = pcmu(1, 0, { len: 4 });
+    csrc[0] = 0x8f; // 15 CSRCs claimed, 4 bytes present
+    ep.onDatagram(csrc, A, 4000, 0);
+    const pad = pcmu(1, 0, { len: 4 });
+    pad[0] = 0xa0;
+    pad[pad.length - 1] = 200; // padding longer than the packet
+    ep.onDatagram(pad, A, 4000, 0);
+    const c = listener.counters;
+    expect(c.outcome.unknown_payload_type).toBe(1);
+    expect(c.outcome.rtcp).toBe(1);
+    expect(c.malformed.bad_version).toBe(1);
+    expect(c.malformed.csrc_overrun).toBe(1);
+    expect(c.malformed.padding_overrun).toBe(1);
+    expect(c.outcomesTotal()).toBe(c.datagrams);
+    expect(ep.streams()).toHaveLength(0);
+    expect(ep.peer).toBeUndefined();
+  });
+
+  it('multi-source mode opens one stream per allowed source', async () => {
+    const { listener } = setup();
+    const ep = await listener.open({ sourcePolicy: 'multi', allow: [A] });
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    ep.onDatagram(pcmu(1, 0, { ssrc: 9 }), A, 4002, 0);
+    ep.onDatagram(pcmu(1, 0), B, 4000, 0);
+    expect(ep.streams().map((s) => s.source)).toEqual([
+      { address: A, port: 4000 },
+      { address: A, port: 4002 },
+    ]);
+    expect(listener.counters.outcome.foreign_source).toBe(1);
+  });
+
+  it('conceals a lost packet with a fade, counts it, and keeps the timeline', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    const frames: AudioFrame[] = [];
+    ep.on('stream', (s) => s.on('audio', collect(frames)));
+    for (const i of [0, 1, 3, 4]) ep.onDatagram(pcmu(10 + i, i * 160, { byte: 0x80 }), A, 4000, i * 20);
+    listener.onTick(200);
+    expect(frames.map((f) => [f.position, f.kind])).toEqual([
+      [0, 'audio'],
+      [160, 'audio'],
+      [320, 'concealed'],
+      [480, 'audio'],
+      [640, 'audio'],
+    ]);
+    const concealed = frames[2]!.pcm;
+    expect(Math.abs(concealed[0]!)).toBeGreaterThan(0); // repeats the last audio...
+    expect(Math.abs(concealed[159]!)).toBeLessThan(Math.abs(concealed[0]!)); // ...fading out
+    expect(listener.counters.lostPackets).toBe(1);
+    expect(listener.counters.concealedSamples).toBe(160);
+  });
+
+  it('reports DTMF once per digit and does not call its sequence slots loss', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    const digits: string[] = [];
+    const frames: AudioFrame[] = [];
+    ep.on('stream', (s) => {
+      s.on('dtmf', (d) => digits.push(`${d.type}:${d.digit}`));
+      s.on('audio', collect(frames));
+    });
+    let seq = 500;
+    ep.onDatagram(pcmu(seq++, 0), A, 4000, 0);
+    const ev = (end: boolean, duration: number, marker: boolean): Buffer => {
+      const payload = new Uint8Array(4);
+      writeTelephoneEvent({ event: 5, end, volume: 10, duration }, payload, 0);
+      return serializeRtp({ marker, payloadType: 101, sequenceNumber: seq++, timestamp: 160, ssrc: 0x1234 }, payload);
+    };
+    ep.onDatagram(ev(false, 160, true), A, 4000, 20);
+    ep.onDatagram(ev(false, 320, false), A, 4000, 40);
+    for (let i = 0; i < 3; i++) ep.onDatagram(ev(true, 480, false), A, 4000, 60);
+    ep.onDatagram(pcmu(seq++, 640), A, 4000, 80);
+    listener.onTick(300);
+    expect(digits).toEqual(['begin:5', 'end:5']);
+    expect(listener.counters.dtmfEvents).toBe(1);
+    expect(listener.counters.lostPackets).toBe(0);
+    // the audio resumes after the digit: the pause is silence in the timeline, not concealment
+    expect(frames.map((f) => f.kind)).toEqual(['audio', 'silence', 'audio']);
+    expect(frames.at(-1)!.position).toBe(640);
+  });
+
+  it('a throwing listener is reported and the stream carries on', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    let calls = 0;
+    const errors: unknown[] = [];
+    ep.on('stream', (s) => {
+      s.on('listenerError', (e) => errors.push(e));
+      s.on('audio', () => {
+        calls++;
+        throw new Error('consumer bug');
+      });
+    });
+    for (let i = 0; i < 3; i++) ep.onDatagram(pcmu(i, i * 160), A, 4000, i * 20);
+    listener.onTick(200);
+    expect(calls).toBe(3);
+    expect(errors).toHaveLength(3);
+    expect(listener.counters.outcome.accepted).toBe(3);
+  });
+
+  it('closes idle streams on the shared clock, and a later packet opens a new one', async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    const closes: string[] = [];
+    ep.on('stream', (s) => s.on('close', (r) => closes.push(r)));
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    listener.onTick(500);
+    expect(ep.streams()).toHaveLength(1);
+    listener.onTick(1001);
+    expect(closes).toEqual(['idle']);
+    expect(ep.streams()).toHaveLength(0);
+    expect(listener.counters.streamsTimedOut).toBe(1);
+    ep.onDatagram(pcmu(2, 160), A, 4000, 1100);
+    expect(ep.streams()).toHaveLength(1);
+    expect(listener.counters.streamsOpened).toBe(2);
+  });
+
+  it('close() flushes held audio, cascades, frees the port, and is safe twice', async () => {
+    const { listener } = setup({ mode: 'fixed', depthMs: 1000, minDepthMs: 0, maxDepthMs: 2000 });
+    const ep = await listener.open();
+    const frames: AudioFrame[] = [];
+    const events: string[] = [];
+    ep.on('stream', (s) => {
+      s.on('audio', collect(frames));
+      s.on('close', (r) => events.push(`stream:${r}`));
+    });
+    ep.on('close', () => events.push('endpoint'));
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    ep.onDatagram(pcmu(2, 160), A, 4000, 20);
+    expect(listener.stats().portsAllocated).toBe(1);
+    ep.close();
+    ep.close();
+    expect(frames).toHaveLength(2);
+    expect(events).toEqual(['stream:endpoint_closed', 'endpoint']);
+    expect(listener.stats().portsAllocated).toBe(0);
+    ep.onDatagram(pcmu(3, 320), A, 4000, 40);
+    expect(listener.counters.outcome.closed).toBe(1);
+  });
+
+  it('exposes the counters as Prometheus metrics', async () => {
+    const { listener, registry } = setup();
+    const ep = await listener.open();
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    ep.onDatagram(pcmu(1, 0), B, 4000, 0);
+    ep.onDatagram(Buffer.alloc(5), A, 4000, 0);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^rtp_packets_total\{outcome="accepted"\} 1$/m);
+    expect(text).toMatch(/^rtp_packets_total\{outcome="foreign_source"\} 1$/m);
+    expect(text).toMatch(/^rtp_malformed_packets_total\{reason="truncated"\} 1$/m);
+    expect(text).toMatch(/^rtp_foreign_source_packets_total 1$/m);
+    expect(text).toMatch(/^rtp_active_streams 1$/m);
+    expect(text).toMatch(/^rtp_packet_loss_total 0$/m);
+    expect(text).toMatch(/# TYPE rtp_jitter_seconds histogram/);
+  });
+});
+
