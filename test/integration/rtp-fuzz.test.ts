@@ -20,7 +20,7 @@ function mutate(prng: Prng, seqBase: number): Buffer {
   );
   switch (kind) {
     case 1: // flip bytes in the header
-      for (let i = 0; i < 3; i++) valid[prng.int(Math.min(16, valid.length))] = prng.int(256);
+      for (let i = 0; i < 3; i++) valid[prng.int(Math.min(16, valid.length))] = prng.int(256) as number;
       return valid;
     case 2: // truncate
       return valid.subarray(0, prng.int(valid.length));
@@ -28,12 +28,12 @@ function mutate(prng: Prng, seqBase: number): Buffer {
       valid[0] = 0x80 | (prng.int(2) << 5) | (prng.int(2) << 4) | prng.int(16);
       return valid;
     case 4: // huge padding count
-      valid[0] |= 0x20;
+      valid[0] = valid[0]! | 0x20;
       valid[valid.length - 1] = prng.int(256);
       return valid;
     case 5: // extension length overrun
       if (valid.length >= 16) {
-        valid[0] |= 0x10;
+        valid[0] = valid[0]! | 0x10;
         valid.writeUInt16BE(prng.int(0x10000), 14);
       }
       return valid;

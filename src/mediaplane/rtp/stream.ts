@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { AudioCodec } from '../codec/codec.js';
 import type { PayloadFormat } from '../codec/payload-types.js';
-import { JitterBuffer, type JitterSink } from '../jitter/jitter-buffer.js';
+import { JitterBuffer, type JitterSink, type PushOutcome } from '../jitter/jitter-buffer.js';
 import { safeEmit } from '../../util/events.js';
 import type { RtpCounters } from './counters.js';
 import { DtmfDetector, type DtmfEvent } from './dtmf.js';
@@ -106,7 +106,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   }
 
   /** Takes one parsed packet whose payload type is known; returns the outcome for the counters. */
-  handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): 'accepted' | 'duplicate' | 'late' | 'overflow' {
+  handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): PushOutcome {
     this.lastArrivalMs = nowMs;
     if (format.kind === 'telephone-event') return this.handleDtmf(pkt, nowMs);
 

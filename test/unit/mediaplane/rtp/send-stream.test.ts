@@ -12,18 +12,18 @@ function ramp(n: number): Int16Array {
 
 describe('RtpPacketizer', () => {
   it('numbers packets across the wrap and marks the talkspurt start', () => {
-    const p = new RtpPacketizer({ codec: PCMU, payloadType: 0, ssrc: 0xdeadbeef, sequenceNumber: 65535, timestamp: 0xffffff00 });
+    const p = new RtpPacketizer({ codec: PCMU, payloadType: 0, ssrc: 0xdeadbeef, sequenceNumber: 65535, timestamp: 0xffffff80 });
     const a = parseRtp(p.packetize(ramp(160)));
     const b = parseRtp(p.packetize(ramp(160)));
     expect([a.sequenceNumber, b.sequenceNumber]).toEqual([65535, 0]);
-    expect([a.timestamp, b.timestamp]).toEqual([0xffffff00, 0x40]);
+    expect([a.timestamp, b.timestamp]).toEqual([0xffffff80, 0x20]);
     expect([a.marker, b.marker]).toEqual([true, false]);
     expect(a.ssrc).toBe(0xdeadbeef);
     expect(a.payload.byteLength).toBe(160);
     p.pause(800);
     const c = parseRtp(p.packetize(ramp(80)));
     expect(c.marker).toBe(true);
-    expect(c.timestamp).toBe((0x40 + 160 + 800) >>> 0);
+    expect(c.timestamp).toBe(0x20 + 160 + 800);
     expect(c.payload.byteLength).toBe(80);
   });
 
