@@ -1,6 +1,7 @@
 // Reads a vitest JSON report and prints "<passed> <failed>". A missing or broken report counts as one
 // failure, and so does a test file that failed to load (it has no test results of its own).
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 
 let passed = 0;
 let failed = 0;

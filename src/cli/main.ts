@@ -147,7 +147,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: readonly string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv as string[]);
+    await buildProgram().parseAsync(argv);
   } catch (err) {
     // Expected failures (bad config, bad file, busy port) get one clear line, not a stack trace.
     process.stderr.write(`theo: ${isTheoError(err) ? err.message : errorMessage(err)}\n`);

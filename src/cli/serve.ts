@@ -31,7 +31,9 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger):
       },
     },
   });
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  // Koa answers errors itself (see createHttpApp); the promise only signals completion.
+  const server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {

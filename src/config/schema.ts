@@ -38,7 +38,7 @@ const rtpSchema = z
 export const configSchema = z
   .object({
     server: z
-      .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8000) })
+      .object({ host: z.string().min(1).default('127.0.0.1'), port: listenPort.default(8000) })
       .strict()
       .default({ host: '127.0.0.1', port: 8000 }),
     log: z

@@ -59,7 +59,6 @@ process.on('message', (msg: { cmd: string }) => {
     const cpu = process.cpuUsage(cpu0);
     const wall = performance.now() - t0;
     delay.disable();
-    const c = listener?.counters;
     process.send!({
       cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100,
       windowPackets: received() - count0,

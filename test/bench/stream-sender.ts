@@ -25,7 +25,7 @@ await new Promise<void>((resolve) => {
     for (let i = group; i < ports.length; i += GROUPS) {
       const d = serializeRtp({ payloadType: 0, sequenceNumber: seq[i]!, timestamp: (round * 160) >>> 0, ssrc: i + 1 }, payload);
       seq[i] = (seq[i]! + 1) & 0xffff;
-      socket.send(d, ports[i]!, '127.0.0.1');
+      socket.send(d, ports[i], '127.0.0.1');
       sent++;
     }
     tick++;

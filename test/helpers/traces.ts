@@ -1,10 +1,10 @@
-// Loads the recorded real-Asterisk RTP traces (../shared/fixtures/asterisk-22) and replays them.
+// Loads the recorded real-Asterisk RTP traces (test/fixtures/asterisk-22) and replays them.
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { serializeRtp } from '../../src/mediaplane/rtp/packet.js';
 
-export const ASTERISK_TRACES = fileURLToPath(new URL('../../../shared/fixtures/asterisk-22/traces/', import.meta.url));
+export const ASTERISK_TRACES = fileURLToPath(new URL('../fixtures/asterisk-22/', import.meta.url));
 
 export interface TracePacket {
   t_rel_ms: number;

@@ -20,7 +20,7 @@ function mutate(prng: Prng, seqBase: number): Buffer {
   );
   switch (kind) {
     case 1: // flip bytes in the header
-      for (let i = 0; i < 3; i++) valid[prng.int(Math.min(16, valid.length))] = prng.int(256) as number;
+      for (let i = 0; i < 3; i++) valid[prng.int(Math.min(16, valid.length))] = prng.int(256);
       return valid;
     case 2: // truncate
       return valid.subarray(0, prng.int(valid.length));
@@ -56,7 +56,15 @@ describe('fuzzing the RTP receive path', () => {
     const prng = new Prng(2024);
     let sent = 0;
     let honestSent = 0;
+    const honestPacket = (): void => {
+      const payload = Buffer.alloc(160, 0x55);
+      honest.send(serializeRtp({ payloadType: 0, sequenceNumber: honestSent, timestamp: honestSent * 160, ssrc: 7 }, payload), victim.port, '127.0.0.1');
+      honestSent++;
+    };
     try {
+      // The call is up before the attack starts: its first packet pins the victim port to the honest peer.
+      honestPacket();
+      while (listener.counters.datagrams < 1) await new Promise((r) => setImmediate(r));
       while (sent < TOTAL) {
         const before = listener.counters.datagrams;
         for (let i = 0; i < BATCH; i++) {
@@ -65,9 +73,7 @@ describe('fuzzing the RTP receive path', () => {
           if (i % 50 === 0) attacker.send(mutate(prng, sent), victim.port, '127.0.0.1');
         }
         sent += BATCH + BATCH / 50;
-        const payload = Buffer.alloc(160, 0x55);
-        honest.send(serializeRtp({ payloadType: 0, sequenceNumber: honestSent, timestamp: honestSent * 160, ssrc: 7 }, payload), victim.port, '127.0.0.1');
-        honestSent++;
+        honestPacket();
         // wait until the listener has seen this batch (no kernel drops, so counts are exact)
         const deadline = Date.now() + 5000;
         while (listener.counters.datagrams < before + BATCH + BATCH / 50 + 1 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
