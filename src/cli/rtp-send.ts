@@ -47,6 +47,10 @@ export async function sendRtp(opts: SendOptions, signal?: AbortSignal): Promise<
   if (codec.clockRate !== audio.sampleRate) {
     throw new TheoError('invalid_argument', `${opts.file} is ${audio.sampleRate} Hz but ${codec.name} runs at ${codec.clockRate} Hz: convert it first (e.g. sox in.wav -r ${codec.clockRate} out.wav)`);
   }
+  if (codec.name === 'L16' && opts.payloadType === undefined && codec.clockRate !== 16000 && codec.clockRate !== 44100) {
+    // Only L16/16000 (118, Asterisk slin16) and L16/44100 (11) have payload types a receiver knows by default.
+    throw new TheoError('invalid_argument', `${opts.file} is ${audio.sampleRate} Hz: L16 is sent at 16000 Hz (payload type 118) or 44100 Hz (11) by default; convert the file, or pass --payload-type N and configure the receiver with N=L16/${audio.sampleRate}`);
+  }
   const payloadType = opts.payloadType ?? defaultPayloadType(codec);
   const socket = await bindUdp(opts.host.includes(':') ? '::' : '0.0.0.0', opts.fromPort);
   const clock = new MediaClock(2);

@@ -1,9 +1,11 @@
-// `theo serve` as a user runs it: flags and env for the address, /health and /metrics, clean shutdown,
+// The theo command as a user runs it: `serve` (flags and env for the address, /health and /metrics, clean
+// shutdown, a clear message for bad configuration) and the bad-input messages of `rtp send`.
 // and a clear message for bad configuration.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeWav } from '../../src/audio/wav.js';
 import { runTheo } from '../helpers/theo.js';
 
 describe('theo serve', () => {
@@ -49,5 +51,29 @@ describe('theo serve', () => {
     const flag = await runTheo(['serve', '--port', 'x']).done;
     expect(flag.code).not.toBe(0);
     expect(flag.stderr).toMatch(/--port must be an integer/);
+  });
+});
+
+describe('theo rtp send: bad input', () => {
+  it('explains a missing file, a rate that does not fit the codec, and an L16 rate without a payload type', async () => {
+    const missing = await runTheo(['rtp', 'send', '/nonexistent/x.wav', '--to', '127.0.0.1:9']).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no such file or directory.*\/nonexistent\/x\.wav/);
+    const dir = mkdtempSync(join(tmpdir(), 'theo-send-'));
+    const wide = join(dir, 'wide.wav');
+    writeFileSync(wide, encodeWav({ sampleRate: 16000, channels: 1, samples: new Int16Array(320) }));
+    const rate = await runTheo(['rtp', 'send', wide, '--to', '127.0.0.1:9', '--codec', 'pcmu']).done;
+    expect(rate.code).toBe(1);
+    expect(rate.stderr).toMatch(/is 16000 Hz but PCMU runs at 8000 Hz/);
+    const narrow = join(dir, 'narrow.wav');
+    writeFileSync(narrow, encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(320) }));
+    const l16 = await runTheo(['rtp', 'send', narrow, '--to', '127.0.0.1:9', '--codec', 'l16']).done;
+    expect(l16.code).toBe(1);
+    expect(l16.stderr).toMatch(/pass --payload-type N and configure the receiver with N=L16\/8000/);
+    const garbage = join(dir, 'garbage.wav');
+    writeFileSync(garbage, 'not a wav at all');
+    const bad = await runTheo(['rtp', 'send', garbage, '--to', '127.0.0.1:9']).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/not a WAV file/);
   });
 });
