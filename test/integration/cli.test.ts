@@ -1,6 +1,5 @@
 // The theo command as a user runs it: `serve` (flags and env for the address, /health and /metrics, clean
 // shutdown, a clear message for bad configuration) and the bad-input messages of `rtp send`.
-// and a clear message for bad configuration.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

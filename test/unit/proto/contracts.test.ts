@@ -7,7 +7,7 @@ type Method = { requestStream: boolean; responseStream: boolean };
 type Service = Record<string, Method>;
 
 function load(file: string): Record<string, unknown> {
-  return loadSync(`${ROOT}/proto/${file}`, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }) as Record<string, unknown>;
+  return loadSync(`${ROOT}/proto/${file}`, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
 }
 
 describe('proto contracts', () => {
