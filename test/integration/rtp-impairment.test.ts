@@ -17,11 +17,11 @@ import { runTheo } from '../helpers/theo.js';
 const dir = mkdtempSync(join(tmpdir(), 'theo-impair-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const PROMPTS = ['tt-weasels', 'hello-world', 'tt-monkeys', 'tt-somethingwrong', 'vm-goodbye', 'demo-congrats', 'tt-monkeysintro'];
+const PROMPTS = ['tt-weasels', 'hello-world', 'tt-monkeys', 'tt-somethingwrong', 'vm-goodbye', 'tt-monkeysintro', 'demo-thanks'];
 
 describe('impaired RTP from theo rtp send', () => {
   it('measures the injected loss and jitter and keeps the audio aligned', async () => {
-    // ~20 s of real speech: enough packets (~1000) for the rates to mean something.
+    // ~32 s of real speech: enough packets (~1600) for the rates to mean something.
     const parts = PROMPTS.map(readSpeech);
     const total = parts.reduce((n, p) => n + p.length, 0);
     const source = new Int16Array(total);
@@ -63,15 +63,23 @@ describe('impaired RTP from theo rtp send', () => {
       // The jitter buffer concealed every dropped packet, plus any that came too late to play.
       expect(c.lostPackets).toBeGreaterThanOrEqual(sent.dropped - 2); // a dropped first/last packet is not "between" packets
       expect(c.lostPackets).toBeLessThanOrEqual(sent.dropped + c.outcome.late);
-      expect(c.outcome.duplicate).toBe(sent.duplicated);
-      // Uniform delay in [0, 40] ms has an RFC 3550 jitter of about 40/3 ms.
-      const jitterMs = jitterAtEnd * 1000;
-      expect(jitterMs).toBeGreaterThan(40 / 3 * 0.6);
-      expect(jitterMs).toBeLessThan(40 / 3 * 1.6);
+      // A copy of a packet that itself came too late is late too, not a duplicate.
+      expect(c.outcome.duplicate).toBeLessThanOrEqual(sent.duplicated);
+      expect(c.outcome.duplicate).toBeGreaterThanOrEqual(sent.duplicated - c.outcome.late);
+      // RFC 3550 jitter of the injected delays: U[0, 40] ms gives E|D| = 40/3 ms, and 2% held back a
+      // further 40 ms add about 2 x 0.02 x 40 ms: ~14.4 ms. The metric samples every stream once a second.
+      const injectedMs = 0.96 * (40 / 3) + 2 * 0.02 * 0.98 * 40;
       const metrics = await registry.metrics();
+      const sum = Number(/^rtp_jitter_seconds_sum (\S+)$/m.exec(metrics)![1]);
+      const count = Number(/^rtp_jitter_seconds_count (\S+)$/m.exec(metrics)![1]);
+      expect(count).toBeGreaterThan(20);
+      const measuredMs = (sum / count) * 1000;
+      console.log(`jitter: injected ~${injectedMs.toFixed(1)} ms, measured ${measuredMs.toFixed(1)} ms; dropped ${sent.dropped}, lost ${c.lostPackets}, late ${c.outcome.late}, duplicates ${c.outcome.duplicate}/${sent.duplicated}`);
+      expect(measuredMs).toBeGreaterThan(injectedMs * 0.7);
+      expect(measuredMs).toBeLessThan(injectedMs * 1.5);
+      expect(jitterAtEnd).toBeGreaterThan(0);
       expect(metrics).toMatch(new RegExp(`^rtp_packet_loss_total ${c.lostPackets}$`, 'm'));
-      expect(metrics).toMatch(new RegExp(`^rtp_duplicate_packets_total ${sent.duplicated}$`, 'm'));
-      expect(metrics).toMatch(/^rtp_jitter_seconds_count [1-9]\d*$/m);
+      expect(metrics).toMatch(new RegExp(`^rtp_duplicate_packets_total ${c.outcome.duplicate}$`, 'm'));
 
       // Alignment: every received frame sits exactly where its audio is in the source.
       const ref = new Int16Array(total);
