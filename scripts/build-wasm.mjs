@@ -3,8 +3,11 @@
 // the module bytes as a base64 constant to src/mediaplane/codec/g711-wasm.generated.ts, which is committed so
 // the runtime needs no wabt. Usage: node scripts/build-wasm.mjs [output path]
 // (the optional path lets the tests regenerate into a temp file and compare with the committed one).
+import { Buffer } from 'node:buffer';
+import console from 'node:console';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: an independent G.711 implementation (sox), an independent
 # RTP sender (ffmpeg) and real recorded speech (Asterisk core sounds).
-DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav)
+DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en)
 bash scripts/ensure-debs.sh "${DEB_PACKAGES[@]}" || echo "warning: could not install all Debian packages; tests that need them will fail" >&2
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p test/bench/results
 npx tsx test/bench/codec.bench.ts
+npx tsx test/bench/codec-simd.bench.ts
 npx tsx test/bench/packet-path.bench.ts
 npx tsx test/bench/streams.bench.ts "$@"

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { readWav } from '../../src/audio/wav.js';
 
-export const SOUNDS = '/usr/share/asterisk/sounds/en';
+export const SOUNDS = '/usr/share/asterisk/sounds/en_US_f_Allison';
 
 export function readSpeech(name: string): Int16Array {
   const wav = readWav(readFileSync(`${SOUNDS}/${name}.wav`));

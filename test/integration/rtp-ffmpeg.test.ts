@@ -13,8 +13,12 @@ const dir = mkdtempSync(join(tmpdir(), 'theo-ffmpeg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function ffmpegSend(file: string, port: number, codec: 'pcm_mulaw' | 'pcm_alaw'): Promise<number | null> {
+  // Rejects (instead of an uncaught 'error') when ffmpeg is not installed.
   const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, '-acodec', codec, '-ar', '8000', '-ac', '1', '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`ffmpeg could not start (Debian package ffmpeg): ${err.message}`)));
+    child.on('close', (code) => resolve(code));
+  });
 }
 
 describe('interop: ffmpeg RTP into theo rtp record', () => {

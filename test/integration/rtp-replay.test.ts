@@ -72,18 +72,24 @@ describe('replay of real Asterisk ExternalMedia RTP', () => {
       expect(b.kinds.get('concealed') ?? 0).toBe(0);
       expect(b.pcm).toEqual(expectedSlin);
 
-      // The pause: Asterisk sent nothing for ~1 s, then a marker packet whose timestamp jumped by
-      // 8012 samples beyond the 12-sample short packet. That becomes 8012 samples of silence in place.
+      // The pause: Asterisk sent nothing for ~1 s, then a marker packet. The prompt's short last packet
+      // (12 bytes) is stamped at previous + 12, so it overlaps its predecessor's span; it plays right
+      // after it, and the pause is whatever remains up to the marker packet's timestamp: 7864 samples.
       const split = gap.packets.findIndex((p) => p.marker === 1);
       expect(split).toBe(71);
       const before = gap.packets.slice(0, split).reduce((n, p) => n + p.payload_len, 0);
-      const silence = gap.packets[split]!.timestamp - (gap.packets[split - 1]!.timestamp + gap.packets[split - 1]!.payload_len);
-      expect(silence).toBe(8012);
+      const short = gap.packets[split - 1]!;
+      const prev = gap.packets[split - 2]!;
+      expect(short.payload_len).toBe(12);
+      expect(short.timestamp).toBe(prev.timestamp + 12);
+      const playedEnd = prev.timestamp + prev.payload_len + short.payload_len;
+      const silence = gap.packets[split]!.timestamp - playedEnd;
+      expect(silence).toBe(7864);
       const decoded = decodeUlaw(gap.payload);
       const expectedGap = new Int16Array(decoded.length + silence);
       expectedGap.set(decoded.subarray(0, before), 0);
       expectedGap.set(decoded.subarray(before), before + silence);
-      expect(c.kinds.get('silence')).toBe(8012);
+      expect(c.kinds.get('silence')).toBe(7864);
       expect(c.kinds.get('concealed') ?? 0).toBe(0);
       expect(c.pcm).toEqual(expectedGap);
 

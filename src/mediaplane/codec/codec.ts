@@ -1,7 +1,8 @@
 // The audio codec contract of the media plane, and the codecs Theo speaks on the wire: PCMU and PCMA
 // (G.711, RFC 3551 §4.5.14) and L16 (RFC 3551 §4.5.11) at any clock rate.
 import { TheoError } from '../../errors/index.js';
-import { alawDecode, alawEncode, mulawDecode, mulawEncode } from './g711.js';
+import { alawEncode, mulawEncode } from './g711.js';
+import { alawDecodeSimd, mulawDecodeSimd } from './g711-simd.js';
 import { l16Decode, l16Encode } from './l16.js';
 
 export interface AudioCodec {
@@ -35,8 +36,10 @@ function g711(name: 'PCMU' | 'PCMA', decode: AudioCodec['decode'], encode: Audio
   });
 }
 
-export const PCMU: AudioCodec = g711('PCMU', mulawDecode, mulawEncode);
-export const PCMA: AudioCodec = g711('PCMA', alawDecode, alawEncode);
+// Decoding runs in WebAssembly SIMD where the engine has it and falls back to the table decode otherwise
+// (g711-simd.ts); the output is the same either way.
+export const PCMU: AudioCodec = g711('PCMU', mulawDecodeSimd, mulawEncode);
+export const PCMA: AudioCodec = g711('PCMA', alawDecodeSimd, alawEncode);
 
 const l16ByRate = new Map<number, AudioCodec>();
 

@@ -1,84 +1,111 @@
-// Playout timing of the jitter buffer: when each packet is due. The anchor is the smallest
-// (arrival - media time) seen over the last one to two seconds: the path's fastest transit, followed
-// slowly enough to ignore jitter and fast enough to follow clock drift. Adaptive depth covers the
-// largest excess transit seen lately plus a margin: it grows at once when a packet would be late and
-// shrinks gradually when the network calms down.
+// Adaptive playout depth for the jitter buffer: how long past the path's fastest transit a packet
+// should be waited for. A time-forgetting histogram of excess transit gives the steady need (a high
+// percentile); a peak that jumps to any packet that needed more and decays slowly gives prompt growth.
+// Pure: the buffer feeds it arrival times, it reads no clock. Fixed memory, no allocation per packet.
 
-export interface DepthOptions {
-  mode: 'fixed' | 'adaptive';
-  depthMs: number;
-  minDepthMs: number;
-  maxDepthMs: number;
+export interface DepthEstimatorOptions {
+  minMs: number;
+  maxMs: number;
+  /** Depth used until enough packets have been seen to trust the histogram. */
+  startMs: number;
 }
 
-/** Length of one measuring block; anchor and excess are taken over the current and previous block. */
-const BLOCK_MS = 1000;
-/** Headroom above the largest excess transit seen. */
+/** Histogram resolution: bins span [0, maxMs]; a constant count keeps the percentile walk cheap. */
+const BINS = 256;
+/** The share of packets the depth should cover; the rest is what the peak is for. */
+const QUANTILE = 0.95;
+/** Headroom above the measured need (scheduling and poll granularity). */
 const MARGIN_MS = 10;
-/** Fraction of the surplus depth given back per block when the network is calmer. */
-const SHRINK = 0.3;
+/** Old observations weigh e^(-age/TAU): after ~3 TAU a calm network has forgotten a jitter burst. */
+const TAU_MS = 8000;
+/** A peak gives back this much per second: one bad packet does not hold the delay up for long. */
+const PEAK_DECAY_MS_PER_S = 4;
+/** Before this many packets the histogram says little; the start depth holds. */
+const WARMUP_PACKETS = 50;
+/** The percentile walk runs once per this many packets. */
+const RECOMPUTE_EVERY = 16;
+/** Weights grow as e^(t/TAU); rebase before they lose precision. */
+const MAX_EXPONENT = 30;
 
 export class DepthEstimator {
-  private readonly opts: DepthOptions;
-  private depth: number;
-  private blockStart = Number.NaN;
-  private curMin = Infinity;
-  private prevMin = Infinity;
-  private curMaxExcess = 0;
-  private prevMaxExcess = 0;
+  private readonly opts: DepthEstimatorOptions;
+  private readonly binMs: number;
+  private readonly hist = new Float64Array(BINS);
+  private total = 0;
+  private epochMs = Number.NaN;
+  private observed = 0;
+  private quantileMs = 0;
+  private peakMs = 0;
+  private lastMs = Number.NaN;
+  private target: number;
 
-  constructor(opts: DepthOptions) {
+  constructor(opts: DepthEstimatorOptions) {
     this.opts = opts;
-    this.depth = opts.depthMs;
+    this.binMs = Math.max(opts.maxMs, 1) / BINS;
+    this.target = clamp(opts.startMs, opts.minMs, opts.maxMs);
   }
 
-  get depthMs(): number {
-    return this.depth;
+  /** The depth the buffer should play at now (ms), within [minMs, maxMs]. */
+  get targetMs(): number {
+    return this.target;
   }
 
-  restart(): void {
-    this.blockStart = Number.NaN;
-    this.curMin = this.prevMin = Infinity;
-    this.curMaxExcess = this.prevMaxExcess = 0;
-  }
-
-  /** Records the newest packet's arrival; `discontinuity` (talkspurt start, timestamp jump) re-anchors. */
-  observe(nowMs: number, mediaMs: number, discontinuity: boolean): void {
-    const transit = nowMs - mediaMs;
-    if (discontinuity || Number.isNaN(this.blockStart)) {
-      this.blockStart = nowMs;
-      this.curMin = this.prevMin = transit;
-      this.curMaxExcess = this.prevMaxExcess = 0;
-      return;
+  /** One arriving packet: `excessMs` is how much later than the fastest transit it came (>= 0). */
+  observe(excessMs: number, nowMs: number): void {
+    const excess = excessMs > 0 ? excessMs : 0;
+    if (Number.isNaN(this.epochMs)) this.epochMs = nowMs;
+    let exponent = (nowMs - this.epochMs) / TAU_MS;
+    if (exponent > MAX_EXPONENT) {
+      this.rebase(nowMs);
+      exponent = 0;
     }
-    if (nowMs - this.blockStart >= BLOCK_MS) this.rollBlock(nowMs);
-    if (transit < this.curMin) this.curMin = transit;
-    const excess = transit - this.anchor();
-    if (excess > this.curMaxExcess) this.curMaxExcess = excess;
-    if (this.opts.mode === 'adaptive' && excess + MARGIN_MS > this.depth) {
-      this.depth = Math.min(this.opts.maxDepthMs, excess + MARGIN_MS);
+    const w = Math.exp(exponent);
+    const bin = Math.min(BINS - 1, Math.floor(excess / this.binMs));
+    this.hist[bin] = (this.hist[bin] ?? 0) + w;
+    this.total += w;
+    this.observed++;
+
+    if (!Number.isNaN(this.lastMs) && nowMs > this.lastMs) {
+      this.peakMs = Math.max(0, this.peakMs - (PEAK_DECAY_MS_PER_S * (nowMs - this.lastMs)) / 1000);
     }
+    this.lastMs = nowMs;
+    if (excess + MARGIN_MS > this.peakMs) this.peakMs = excess + MARGIN_MS;
+    if (this.observed % RECOMPUTE_EVERY === 0) this.quantileMs = this.quantile();
+
+    const steady = this.observed < WARMUP_PACKETS ? this.opts.startMs : this.quantileMs + MARGIN_MS;
+    this.target = clamp(Math.max(steady, this.peakMs), this.opts.minMs, this.opts.maxMs);
   }
 
-  /** When a packet with this media time is due (any packet, including reordered ones). */
-  deadline(nowMs: number, mediaMs: number): number {
-    const anchor = this.anchor();
-    return Number.isFinite(anchor) ? anchor + mediaMs + this.depth : nowMs + this.depth;
+  reset(): void {
+    this.hist.fill(0);
+    this.total = 0;
+    this.epochMs = Number.NaN;
+    this.observed = 0;
+    this.quantileMs = 0;
+    this.peakMs = 0;
+    this.lastMs = Number.NaN;
+    this.target = clamp(this.opts.startMs, this.opts.minMs, this.opts.maxMs);
   }
 
-  private anchor(): number {
-    return Math.min(this.curMin, this.prevMin);
-  }
-
-  private rollBlock(nowMs: number): void {
-    this.prevMin = this.curMin;
-    this.prevMaxExcess = this.curMaxExcess;
-    this.curMin = Infinity;
-    this.curMaxExcess = 0;
-    this.blockStart = nowMs;
-    if (this.opts.mode === 'adaptive') {
-      const target = Math.max(this.opts.minDepthMs, this.prevMaxExcess + MARGIN_MS);
-      if (target < this.depth) this.depth -= (this.depth - target) * SHRINK;
+  /** Upper edge of the bin where the cumulative weight reaches QUANTILE. */
+  private quantile(): number {
+    const want = this.total * QUANTILE;
+    let sum = 0;
+    for (let i = 0; i < BINS; i++) {
+      sum += this.hist[i] ?? 0;
+      if (sum >= want) return (i + 1) * this.binMs;
     }
+    return BINS * this.binMs;
   }
+
+  private rebase(nowMs: number): void {
+    const scale = Math.exp(-(nowMs - this.epochMs) / TAU_MS);
+    for (let i = 0; i < BINS; i++) this.hist[i] = (this.hist[i] ?? 0) * scale;
+    this.total *= scale;
+    this.epochMs = nowMs;
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
 }

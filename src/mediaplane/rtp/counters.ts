@@ -10,6 +10,7 @@ export const RTP_OUTCOMES = [
   'foreign_source',
   'duplicate',
   'late',
+  'overflow',
   'closed',
 ] as const;
 export type RtpOutcome = (typeof RTP_OUTCOMES)[number];

@@ -12,7 +12,7 @@ export interface RtpMetrics {
 export function registerRtpMetrics(registry: Registry, counters: RtpCounters, activeStreams: () => number): RtpMetrics {
   new Counter({
     name: 'rtp_packets_total',
-    help: 'RTP datagrams received, by outcome (accepted, malformed, rtcp, unknown_payload_type, foreign_source, duplicate, late, closed)',
+    help: 'RTP datagrams received, by outcome (accepted, malformed, rtcp, unknown_payload_type, foreign_source, duplicate, late, overflow, closed)',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
