@@ -27,6 +27,15 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_RTP_PAYLOAD_TYPES', ['rtp', 'payloadTypes'], 'string'],
   ['THEO_RTP_JITTER_MODE', ['rtp', 'jitter', 'mode'], 'string'],
   ['THEO_RTP_JITTER_DEPTH_MS', ['rtp', 'jitter', 'depthMs'], 'int'],
+  ['THEO_MODELS_DIR', ['models', 'dir'], 'string'],
+  ['THEO_DEFAULT_MODEL', ['models', 'default'], 'string'],
+  ['THEO_API_KEY', ['api', 'apiKey'], 'string'],
+  ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
+  // The Hugging Face names first, so Theo's own names win when both are set.
+  ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
+  ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],
+  ['HF_TOKEN', ['hub', 'token'], 'string'],
+  ['THEO_HUB_TOKEN', ['hub', 'token'], 'string'],
 ];
 
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<TheoConfig> {

@@ -35,6 +35,62 @@ const rtpSchema = z
   .strict()
   .refine((r) => r.portMin <= r.portMax, { message: 'rtp.portMin must be <= rtp.portMax' });
 
+const remoteWorkerSchema = z
+  .object({
+    /** The model the remote worker hosts (its registry name). */
+    model: z.string().min(1),
+    /** host:port of its gRPC server. */
+    address: z.string().regex(/^[^\s:]+:\d+$|^\[[^\]]+\]:\d+$/, 'expected HOST:PORT'),
+  })
+  .strict();
+
+const modelsSchema = z
+  .object({
+    /** Folder of model folders (each with a theo.yaml). Relative paths are relative to the working directory. */
+    dir: z.string().min(1).default('models'),
+    /** The model used when a request names none. */
+    default: z.string().min(1).default('pocketsphinx-en-us'),
+    /** Models to run workers for at start; empty = the default model only. */
+    load: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const workersSchema = z
+  .object({
+    /** Address local workers bind (gRPC). */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** First port tried for local workers; 0 lets the OS pick. */
+    portBase: z.number().int().min(0).max(65535).default(0),
+    /** How long a worker may take to load its model and report SERVING. */
+    startTimeoutMs: z.number().int().min(1000).default(120_000),
+    /** Restarts allowed per model within restartWindowMs before the worker is given up. */
+    maxRestarts: z.number().int().min(0).default(5),
+    restartWindowMs: z.number().int().min(1000).default(60_000),
+    /** Graceful stop: time given to a worker to finish before it is killed. */
+    stopTimeoutMs: z.number().int().min(100).default(5_000),
+    remote: z.array(remoteWorkerSchema).default([]),
+  })
+  .strict();
+
+const apiSchema = z
+  .object({
+    /** When set, /v1/* requests need `Authorization: Bearer <key>`. */
+    apiKey: z.string().min(1).optional(),
+    /** Largest upload accepted (bytes); enforced while the upload streams in. */
+    maxUploadBytes: z.number().int().min(1024).default(25 * 1024 * 1024),
+    /** Longest a request may wait for and run on a worker. */
+    requestTimeoutMs: z.number().int().min(1000).default(600_000),
+  })
+  .strict();
+
+const hubSchema = z
+  .object({
+    /** A Hugging Face compatible hub. */
+    endpoint: z.string().url().default('https://huggingface.co'),
+    token: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -46,9 +102,17 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
     rtp: rtpSchema.default(() => rtpSchema.parse({})),
+    models: modelsSchema.default(() => modelsSchema.parse({})),
+    workers: workersSchema.default(() => workersSchema.parse({})),
+    api: apiSchema.default(() => apiSchema.parse({})),
+    hub: hubSchema.default(() => hubSchema.parse({})),
   })
   .strict();
 
 export type TheoConfig = z.infer<typeof configSchema>;
 export type RtpConfig = TheoConfig['rtp'];
 export type JitterConfig = RtpConfig['jitter'];
+export type ModelsConfig = TheoConfig['models'];
+export type WorkersConfig = TheoConfig['workers'];
+export type ApiConfig = TheoConfig['api'];
+export type HubConfig = TheoConfig['hub'];

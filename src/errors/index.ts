@@ -9,7 +9,15 @@ export type TheoErrorCode =
   | 'port_unavailable'
   | 'wav_invalid'
   | 'closed'
-  | 'invalid_argument';
+  | 'invalid_argument'
+  | 'audio_decode'
+  | 'model_not_found'
+  | 'model_invalid'
+  | 'model_loading'
+  | 'engine_failed'
+  | 'worker_unavailable'
+  | 'cancelled'
+  | 'hub_failed';
 
 export class TheoError extends Error {
   readonly code: TheoErrorCode;
