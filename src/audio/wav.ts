@@ -1,5 +1,6 @@
-// RIFF/WAVE reading and writing for 16-bit PCM (plus 8-bit, 24/32-bit int, 32-bit float and G.711
-// payloads on input, all converted to 16-bit). Every chunk length is checked before it is read.
+// RIFF/WAVE reading and writing. Input: 8-bit unsigned, 16/24/32-bit int, 32/64-bit float and G.711
+// payloads, plain or WAVE_FORMAT_EXTENSIBLE, read either as 16-bit (readWav) or as full-precision float
+// (readWavFloat). Output: 16-bit PCM. Every chunk length is checked before it is read.
 import { WavError } from '../errors/index.js';
 import { alawDecode, mulawDecode } from '../mediaplane/codec/g711.js';
 
@@ -16,13 +17,35 @@ const WAVE_FORMAT_ALAW = 6;
 const WAVE_FORMAT_MULAW = 7;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-export function readWav(buf: Uint8Array): PcmAudio {
+/** The fields of a parsed WAV file; `data` is a view into the input, not a copy. */
+export interface WavInfo {
+  /** WAVE format tag (the sub-format for WAVE_FORMAT_EXTENSIBLE). */
+  formatTag: number;
+  channels: number;
+  sampleRate: number;
+  bitsPerSample: number;
+  /** Bytes per sample of one channel as stored (the container size, e.g. 4 for 24-in-32). */
+  bytesPerSample: number;
+  data: Uint8Array;
+}
+
+/** Interleaved float samples in [-1, 1] straight from a WAV file, at full source precision. */
+export interface FloatAudio {
+  sampleRate: number;
+  channels: number;
+  samples: Float32Array;
+  /** The stored encoding as ffmpeg names it: pcm_s16le, pcm_u8, pcm_f32le, pcm_mulaw, ... */
+  encoding: string;
+}
+
+/** Parses the RIFF/WAVE structure (fmt and data chunks) without decoding samples. Throws WavError. */
+export function parseWav(buf: Uint8Array): WavInfo {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const tag = (o: number): string => String.fromCharCode(buf[o] ?? 0, buf[o + 1] ?? 0, buf[o + 2] ?? 0, buf[o + 3] ?? 0);
   if (buf.byteLength < 12) throw new WavError(`not a WAV file: ${buf.byteLength} bytes is shorter than the 12-byte RIFF header`);
   if (tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new WavError(`not a WAV file: starts with "${tag(0)}"/"${tag(8)}", expected "RIFF"/"WAVE"`);
 
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
+  let fmt: { formatTag: number; channels: number; sampleRate: number; bits: number; blockAlign: number } | undefined;
   let data: Uint8Array | undefined;
   let off = 12;
   while (off + 8 <= buf.byteLength) {
@@ -32,13 +55,15 @@ export function readWav(buf: Uint8Array): PcmAudio {
     // A streamed WAV may carry a data size of 0 or 0xffffffff: take what is there.
     const end = Math.min(body + size, buf.byteLength);
     if (id === 'fmt ') {
-      if (size < 16 || body + 16 > buf.byteLength) throw new WavError(`fmt chunk of ${size} bytes is too short (needs 16)`);
-      let format = view.getUint16(body, true);
-      if (format === WAVE_FORMAT_EXTENSIBLE && size >= 40 && body + 26 <= buf.byteLength) format = view.getUint16(body + 24, true);
+      if (size < 16) throw new WavError(`fmt chunk of ${size} bytes is too short (needs 16)`);
+      if (body + 16 > buf.byteLength) throw new WavError(`WAV header is truncated: the fmt chunk needs 16 bytes, ${buf.byteLength - body} present`, { reason: 'truncated' });
+      let formatTag = view.getUint16(body, true);
+      if (formatTag === WAVE_FORMAT_EXTENSIBLE && size >= 40 && body + 26 <= buf.byteLength) formatTag = view.getUint16(body + 24, true);
       fmt = {
-        format,
+        formatTag,
         channels: view.getUint16(body + 2, true),
         sampleRate: view.getUint32(body + 4, true),
+        blockAlign: view.getUint16(body + 12, true),
         bits: view.getUint16(body + 14, true),
       };
     } else if (id === 'data') {
@@ -47,11 +72,67 @@ export function readWav(buf: Uint8Array): PcmAudio {
     }
     off = body + size + (size & 1);
   }
-  if (!fmt) throw new WavError('WAV file has no fmt chunk');
-  if (!data) throw new WavError('WAV file has no data chunk');
+  if (!fmt) throw new WavError(`WAV file has no fmt chunk (${buf.byteLength} bytes)`, { reason: 'truncated' });
+  if (!data) throw new WavError(`WAV file has no data chunk (${buf.byteLength} bytes)`, { reason: 'truncated' });
   if (fmt.channels < 1 || fmt.channels > 32) throw new WavError(`unsupported channel count ${fmt.channels}`);
   if (fmt.sampleRate < 1000 || fmt.sampleRate > 384000) throw new WavError(`unsupported sample rate ${fmt.sampleRate} Hz`);
-  return { sampleRate: fmt.sampleRate, channels: fmt.channels, samples: toInt16(fmt.format, fmt.bits, data) };
+  // The container size comes from the block alignment when it is consistent (12-bit in 16, 24-bit in 32).
+  const fromAlign = fmt.blockAlign / fmt.channels;
+  const bytesPerSample = Number.isInteger(fromAlign) && fromAlign >= Math.ceil(fmt.bits / 8) && fromAlign <= 8 ? fromAlign : Math.ceil(fmt.bits / 8);
+  return { formatTag: fmt.formatTag, channels: fmt.channels, sampleRate: fmt.sampleRate, bitsPerSample: fmt.bits, bytesPerSample, data };
+}
+
+export function readWav(buf: Uint8Array): PcmAudio {
+  const info = parseWav(buf);
+  return { sampleRate: info.sampleRate, channels: info.channels, samples: toInt16(info.formatTag, info.bitsPerSample, info.data) };
+}
+
+/**
+ * Decodes a WAV file to interleaved float at full precision: PCM of 8 (unsigned), 16, 24 and 32 bits,
+ * IEEE float of 32 and 64 bits, mu-law and A-law, plain or WAVE_FORMAT_EXTENSIBLE. Other encodings (ADPCM,
+ * GSM, MP3-in-WAV, ...) throw a WavError whose details.reason is 'unsupported_encoding'.
+ */
+export function readWavFloat(buf: Uint8Array): FloatAudio {
+  const info = parseWav(buf);
+  const { formatTag, bytesPerSample: bytes, data } = info;
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const n = Math.floor(data.byteLength / bytes);
+  const out = new Float32Array(n);
+  let encoding: string;
+  if (formatTag === WAVE_FORMAT_MULAW || formatTag === WAVE_FORMAT_ALAW) {
+    if (bytes !== 1) throw unsupported(info);
+    const pcm = new Int16Array(data.byteLength);
+    if (formatTag === WAVE_FORMAT_MULAW) mulawDecode(data, pcm);
+    else alawDecode(data, pcm);
+    for (let i = 0; i < n; i++) out[i] = (pcm[i] as number) / 32768;
+    encoding = formatTag === WAVE_FORMAT_MULAW ? 'pcm_mulaw' : 'pcm_alaw';
+  } else if (formatTag === WAVE_FORMAT_PCM) {
+    // Samples are left-justified in their container, so scaling by the container size is exact.
+    if (bytes === 1) for (let i = 0; i < n; i++) out[i] = ((data[i] as number) - 128) / 128;
+    else if (bytes === 2) for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true) / 32768;
+    else if (bytes === 3) for (let i = 0; i < n; i++) out[i] = ((dv.getInt8(i * 3 + 2) << 16) | dv.getUint16(i * 3, true)) / 8388608;
+    else if (bytes === 4) for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true) / 2147483648;
+    else throw unsupported(info);
+    encoding = bytes === 1 ? 'pcm_u8' : `pcm_s${bytes * 8}le`;
+  } else if (formatTag === WAVE_FORMAT_IEEE_FLOAT && (bytes === 4 || bytes === 8)) {
+    for (let i = 0; i < n; i++) {
+      const v = bytes === 4 ? dv.getFloat32(i * 4, true) : dv.getFloat64(i * 8, true);
+      // NaN and infinities become silence or full scale rather than poisoning everything downstream.
+      out[i] = Number.isNaN(v) ? 0 : v > 1 ? 1 : v < -1 ? -1 : v;
+    }
+    encoding = bytes === 4 ? 'pcm_f32le' : 'pcm_f64le';
+  } else {
+    throw unsupported(info);
+  }
+  return { sampleRate: info.sampleRate, channels: info.channels, samples: out, encoding };
+}
+
+function unsupported(info: WavInfo): WavError {
+  return new WavError(`unsupported WAV encoding: format tag ${info.formatTag}, ${info.bitsPerSample} bits`, {
+    reason: 'unsupported_encoding',
+    formatTag: info.formatTag,
+    bitsPerSample: info.bitsPerSample,
+  });
 }
 
 function toInt16(format: number, bits: number, data: Uint8Array): Int16Array {

@@ -3,9 +3,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type TheoConfig } from '../config/index.js';
 import { errorMessage, isTheoError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
+import { inspectModel, listModels, pullCommand } from './models.js';
 import { recordRtp } from './rtp-record.js';
 import { sendRtp } from './rtp-send.js';
 import { startServer } from './serve.js';
+import { transcribeCommand } from './transcribe.js';
+import { ModelRegistry } from '../registry/registry.js';
+import { workerCommand } from './worker.js';
 import { VERSION } from './version.js';
 
 function int(name: string, min: number, max: number) {
@@ -71,18 +75,21 @@ function onSignals(): AbortController {
 export function buildProgram(): Command {
   const program = new Command('theo').description('Theo: a telephony-first speech runtime').version(VERSION, '-v, --version');
 
-  withCommon(program.command('serve').description('run the runtime: HTTP API (/health, /metrics) and the RTP media plane'))
+  withCommon(program.command('serve').description('run the runtime: HTTP API (OpenAI-compatible /v1/audio, /health, /metrics), workers and the RTP media plane'))
     .option('--host <host>', 'HTTP listen address (default 127.0.0.1; env THEO_HOST)')
     .option('--port <port>', 'HTTP listen port (default 8000; env THEO_PORT)', int('--port', 0, 65535))
     .option('--rtp-host <host>', 'address the RTP ports bind (env THEO_RTP_HOST)')
     .option('--rtp-ports <min-max>', 'RTP port range (default 40000-40999)', portRange)
-    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number] }) => {
+    .option('--model <name>', 'default model (env THEO_DEFAULT_MODEL; default pocketsphinx-en-us)')
+    .option('--preload', 'wait until the models are loaded before accepting requests')
+    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean }) => {
       const config = buildConfig(flags, {
         server: { host: flags.host, port: flags.port },
         rtp: { host: flags.rtpHost, portMin: flags.rtpPorts?.[0], portMax: flags.rtpPorts?.[1] },
+        models: { default: flags.model },
       });
       const logger = createLogger({ level: config.log.level });
-      const server = await startServer(config, logger);
+      const server = await startServer(config, logger, { preload: flags.preload, configFile: flags.config });
       process.stdout.write(`theo listening on ${server.url}\n`);
       const ac = onSignals();
       await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -90,6 +97,43 @@ export function buildProgram(): Command {
       await server.close();
       logger.flush();
     });
+
+  for (const task of ['transcribe', 'translate'] as const) {
+    withCommon(program.command(task).description(task === 'transcribe' ? 'transcribe an audio file with a local model' : 'translate the speech of an audio file to English text').argument('<file>', 'audio file (WAV; MP3, FLAC, Ogg, ... with ffmpeg)'))
+      .option('-m, --model <name>', 'model (default: models.default)')
+      .option('-l, --language <code>', 'spoken language, ISO-639-1 (default: the model\'s)')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'verbose_json', 'srt', 'vtt']).default('text'))
+      .option('--json', 'same as --format verbose_json')
+      .option('--prompt <text>', 'context text for the model')
+      .option('--temperature <t>', 'sampling temperature, 0 = greedy', num('--temperature', 0, 1), 0)
+      .option('--hot-words <list>', 'comma-separated words or phrases to favour')
+      .option('--words', 'word timestamps (verbose_json)')
+      .option('--itn', 'write spoken numbers as digits')
+      .option('--no-progress', 'no progress bar')
+      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; progress: boolean }) => {
+        const config = buildConfig(flags, {});
+        const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
+        const entry = flags.model ? models.get(flags.model) : models.defaultModel();
+        if (entry.state === 'missing') throw new InvalidArgumentError(`model '${entry.name}' is not usable: ${entry.reason ?? 'its files are missing'}`);
+        const out = await transcribeCommand(
+          entry,
+          {
+            file,
+            task,
+            format: flags.json ? 'verbose_json' : flags.format,
+            language: flags.language?.toLowerCase(),
+            prompt: flags.prompt,
+            temperature: flags.temperature,
+            hotWords: (flags.hotWords ?? '').split(',').map((w) => w.trim()).filter(Boolean),
+            words: flags.words === true,
+            itn: flags.itn === true,
+            progress: flags.progress && process.stderr.isTTY,
+          },
+          onSignals().signal,
+        );
+        process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
+      });
+  }
 
   const rtp = program.command('rtp').description('RTP tools: record a stream to WAV, send a WAV as RTP');
 
@@ -140,6 +184,49 @@ export function buildProgram(): Command {
         ac.signal,
       );
       process.stdout.write(`${JSON.stringify(summary)}\n`);
+    });
+
+  withCommon(program.command('worker').description('run one model as a gRPC worker (spawned by `theo serve`, or remote); prints {"event":"listening","port":N}'))
+    .requiredOption('--model <name>', 'registry name of the model to load')
+    .option('--model-dir <dir>', "the model's folder (default: the one under models.dir whose theo.yaml has that name)")
+    .option('--host <host>', 'gRPC listen address (default workers.host, 127.0.0.1)')
+    .option('--port <port>', 'gRPC listen port (0 = any free port)', int('--port', 0, 65535), 0)
+    .addOption(new Option('--engine-module <file>', 'module exporting createEngine(entry), instead of the engine the manifest names (tests)').hideHelp())
+    .addOption(new Option('--watch-stdin', 'stop when stdin closes (the spawning runtime is gone)').hideHelp())
+    .action(async (flags: CommonFlags & { model: string; modelDir?: string; host?: string; port: number; engineModule?: string; watchStdin?: boolean }) => {
+      const config = buildConfig(flags, { workers: { host: flags.host } });
+      const logger = createLogger({ level: config.log.level });
+      const code = await workerCommand(flags, config, logger);
+      // Exit now: a stuck handle (an engine's thread pool, stdin) must not keep a stopped worker alive.
+      logger.flush(() => process.exit(code));
+    });
+
+  withCommon(program.command('list').description('list the models in models.dir: engine, architecture, languages, whether their files are there'))
+    .option('--models-dir <dir>', 'folder of model folders (default models.dir; env THEO_MODELS_DIR)')
+    .option('--json', 'print JSON')
+    .action((flags: CommonFlags & { modelsDir?: string; json?: boolean }) => {
+      const config = buildConfig(flags, { models: { dir: flags.modelsDir } });
+      process.exitCode = listModels(config, flags);
+    });
+
+  withCommon(program.command('inspect').description("show a model's manifest, its files (sizes, existence) and capabilities").argument('<name>', 'registry name of the model'))
+    .option('--models-dir <dir>', 'folder of model folders (default models.dir; env THEO_MODELS_DIR)')
+    .option('--json', 'print JSON')
+    .action((name: string, flags: CommonFlags & { modelsDir?: string; json?: boolean }) => {
+      const config = buildConfig(flags, { models: { dir: flags.modelsDir } });
+      process.exitCode = inspectModel(name, config, flags);
+    });
+
+  withCommon(program.command('pull').description('fetch a Whisper model (onnx-community export) from a Hugging Face compatible hub into models.dir').argument('<repo>', 'hub repository, e.g. onnx-community/whisper-tiny.en'))
+    .option('--as <name>', 'registry name and folder (default: the repository name)')
+    .option('--revision <rev>', 'branch, tag or commit (default main)')
+    .addOption(new Option('--dtype <dtype>', 'ONNX weights to fetch').choices(['fp32', 'fp16', 'q8', 'q4']).default('q8'))
+    .option('--models-dir <dir>', 'folder of model folders (default models.dir; env THEO_MODELS_DIR)')
+    .option('--endpoint <url>', 'hub address (default hub.endpoint; env HF_ENDPOINT, THEO_HUB_ENDPOINT); the token comes from hub.token or env HF_TOKEN')
+    .option('--json', 'print the result as JSON')
+    .action(async (repo: string, flags: CommonFlags & { as?: string; revision?: string; dtype: 'fp32' | 'fp16' | 'q8' | 'q4'; modelsDir?: string; endpoint?: string; json?: boolean }) => {
+      const config = buildConfig(flags, { models: { dir: flags.modelsDir }, hub: { endpoint: flags.endpoint } });
+      process.exitCode = await pullCommand(repo, config, flags, onSignals().signal);
     });
 
   return program;

@@ -1,62 +1,126 @@
-// `theo serve`: the runtime process. Today it runs the HTTP side-API (/health, /metrics) and the RTP
-// media plane; sessions, workers and telephony controllers attach here as they land.
+// `theo serve`: the runtime process. The HTTP API (/health, /metrics, the OpenAI-compatible /v1 audio
+// routes), the RTP media plane, and the worker manager that runs one worker process per loaded model.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TheoConfig } from '../config/index.js';
 import { createHttpApp } from '../api/http/app.js';
+import { mountAudioRoutes } from '../api/http/audio-routes.js';
+import { createCatalog } from '../api/http/catalog.js';
+import { formatTranscription } from '../api/http/formats.js';
+import { decodeAudio } from '../audio/decode.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
+import { inverseNormalize } from '../postprocess/itn.js';
+import { ModelRegistry } from '../registry/registry.js';
+import { BasicScheduler } from '../scheduler/scheduler.js';
+import { WorkerManager } from '../workers/manager.js';
 import { VERSION } from './version.js';
+
+export interface ServeOptions {
+  /** Wait until every loaded model's worker serves before listening. */
+  preload?: boolean;
+  /** The config file, passed on to workers so they see the same settings. */
+  configFile?: string | undefined;
+}
 
 export interface RunningServer {
   url: string;
   port: number;
   rtp: RtpListener;
-  /** Graceful stop: no new connections, endpoints flushed and closed. Safe to call twice. */
+  workers: WorkerManager;
+  /** Graceful stop: no new connections, workers stopped, endpoints flushed and closed. Safe to call twice. */
   close(): Promise<void>;
 }
 
-export async function startServer(config: Readonly<TheoConfig>, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Readonly<TheoConfig>, logger: Logger, opts: ServeOptions = {}): Promise<RunningServer> {
   const registry = createRegistry();
+  const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
+  for (const p of models.problems) logger.warn({ path: p.path, reason: p.reason }, 'model manifest skipped');
+
+  // Local workers for the models to load, unless a remote worker already serves that model.
+  const remote = new Set(config.workers.remote.map((r) => r.model));
+  const toLoad = config.models.load.length > 0 ? config.models.load : [config.models.default];
+  const local = [];
+  for (const name of toLoad) {
+    if (remote.has(name)) continue;
+    const entry = models.get(name); // an unknown name in models.load is a configuration error: fail now
+    if (entry.state === 'missing') logger.warn({ model: name, reason: entry.reason }, 'model files missing; its requests get 503 until they are installed');
+    else for (let i = 0; i < config.workers.replicas; i++) local.push(entry);
+  }
+  const workers = new WorkerManager({ config: config.workers, models: local, configFile: opts.configFile, logger: componentLogger(logger, 'workers'), registry, requestTimeoutMs: config.api.requestTimeoutMs });
+  await workers.start();
+  if (opts.preload) {
+    await Promise.all([...new Set(local.map((e) => e.manifest.name))].map((m) => workers.whenServing(m, config.workers.startTimeoutMs)));
+  }
+
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
+  const scheduler = new BasicScheduler(workers, registry);
+  const catalog = createCatalog(models, workers, config.models.default);
   const app = createHttpApp({
     logger: componentLogger(logger, 'http'),
     registry,
     version: VERSION,
+    apiKey: config.api.apiKey,
     health: {
       rtp: () => {
         const s = rtp.stats();
         return { ports_allocated: s.portsAllocated, ports_capacity: s.portsCapacity, active_streams: s.activeStreams, port_range: `${config.rtp.portMin}-${config.rtp.portMax}` };
       },
+      workers: () => ({
+        default_model: config.models.default,
+        in_flight: scheduler.inFlight(),
+        workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError })),
+      }),
     },
+    mount: (router) =>
+      mountAudioRoutes(router, {
+        catalog,
+        scheduler,
+        decode: (bytes, targetRate, signal) => decodeAudio(bytes, { targetRate, signal }),
+        format: formatTranscription,
+        itn: inverseNormalize,
+        maxUploadBytes: config.api.maxUploadBytes,
+        requestTimeoutMs: config.api.requestTimeoutMs,
+        registry,
+        logger: componentLogger(logger, 'api'),
+      }),
   });
   const handle = app.callback();
   // Koa answers errors itself (see createHttpApp); the promise only signals completion.
   const server = http.createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, config.server.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    rtp.close();
+    await workers.stop();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
-  logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host }, 'theo serving');
+  logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host, models: toLoad }, 'theo serving');
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port: addr.port,
     rtp,
+    workers,
     close() {
-      closing ??= new Promise<void>((resolve) => {
+      closing ??= (async () => {
         rtp.close();
-        server.close(() => resolve());
+        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-      });
+        await workers.stop();
+        await httpClosed;
+      })();
       return closing;
     },
   };

@@ -29,6 +29,7 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_RTP_JITTER_DEPTH_MS', ['rtp', 'jitter', 'depthMs'], 'int'],
   ['THEO_MODELS_DIR', ['models', 'dir'], 'string'],
   ['THEO_DEFAULT_MODEL', ['models', 'default'], 'string'],
+  ['THEO_WORKER_REPLICAS', ['workers', 'replicas'], 'int'],
   ['THEO_API_KEY', ['api', 'apiKey'], 'string'],
   ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
   // The Hugging Face names first, so Theo's own names win when both are set.

@@ -61,6 +61,8 @@ const workersSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     /** First port tried for local workers; 0 lets the OS pick. */
     portBase: z.number().int().min(0).max(65535).default(0),
+    /** Worker processes per loaded model; requests are spread over them (round robin). */
+    replicas: z.number().int().min(1).max(64).default(1),
     /** How long a worker may take to load its model and report SERVING. */
     startTimeoutMs: z.number().int().min(1000).default(120_000),
     /** Restarts allowed per model within restartWindowMs before the worker is given up. */

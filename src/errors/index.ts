@@ -85,3 +85,36 @@ export function isTheoErrorCode(err: unknown, code: TheoErrorCode): err is TheoE
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Why a worker cannot take a request now; `loading` and `restarting` come with a retry hint. */
+export type WorkerUnavailableReason = 'loading' | 'restarting' | 'failed' | 'stopped' | 'unreachable' | 'crashed' | 'closed' | 'deadline';
+
+/** A worker is down, still loading, or died during a call. `retryAfter` (seconds) when waiting may help. */
+export class WorkerUnavailableError extends TheoError {
+  readonly model: string;
+  readonly reason: WorkerUnavailableReason;
+  readonly retryAfter: number | undefined;
+  constructor(model: string, reason: WorkerUnavailableReason, message: string, opts: { retryAfter?: number; cause?: unknown } = {}) {
+    super('worker_unavailable', message, { model, reason, retryAfter: opts.retryAfter }, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'WorkerUnavailableError';
+    this.model = model;
+    this.reason = reason;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+/** A request or stream was cancelled (by its caller, or by a Cancel RPC). */
+export class CancelledError extends TheoError {
+  constructor(message = 'cancelled', details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super('cancelled', message, details, options);
+    this.name = 'CancelledError';
+  }
+}
+
+export function isWorkerUnavailableError(err: unknown): err is WorkerUnavailableError {
+  return err instanceof WorkerUnavailableError;
+}
+
+export function isCancelledError(err: unknown): err is TheoError {
+  return err instanceof TheoError && err.code === 'cancelled';
+}

@@ -1,10 +1,13 @@
-// The Koa side-API: health and Prometheus metrics now; the OpenAI-compatible routes join it later.
-// Errors leave as JSON in the OpenAI error shape, never as a stack trace.
+// The Koa side-API: /health, /metrics and, mounted by the caller, the OpenAI-compatible /v1 routes.
+// Every response carries an x-request-id; errors leave as JSON in the OpenAI error shape, never as a
+// stack trace; /v1 needs the API key when one is configured.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { errorMessage } from '../../errors/index.js';
+import { ApiError, errorBody, toApiError } from './api-error.js';
 
 export interface HealthSource {
   /** A component's health details; throwing marks the component (and the service) unhealthy. */
@@ -17,6 +20,16 @@ export interface HttpAppOptions {
   version: string;
   health: Record<string, HealthSource>;
   startedAt?: number;
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string | undefined;
+  /** Adds routes (e.g. the /v1 API) to the app's router. */
+  mount?: (router: Router) => void;
+}
+
+function keyMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function createHttpApp(opts: HttpAppOptions): Koa {
@@ -24,16 +37,50 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
   const router = new Router();
   const startedAt = opts.startedAt ?? Date.now();
 
+  const httpRequests = new Counter({ name: 'theo_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'], registers: [opts.registry] });
+  const httpDuration = new Histogram({
+    name: 'theo_http_request_duration_seconds',
+    help: 'HTTP request duration by method and route',
+    labelNames: ['method', 'route'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [opts.registry],
+  });
+  const httpErrors = new Counter({ name: 'theo_http_errors_total', help: 'HTTP error responses by status and error code', labelNames: ['status', 'code'], registers: [opts.registry] });
+
   app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = ctx.get('x-request-id');
+    const requestId = /^[\w.:-]{1,128}$/.test(incoming) ? incoming : `req_${randomUUID().replaceAll('-', '')}`;
+    ctx.state.requestId = requestId;
+    ctx.set('x-request-id', requestId);
     try {
       await next();
     } catch (err) {
-      const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
-      ctx.status = status;
-      ctx.body = { error: { message: status >= 500 ? 'internal server error' : errorMessage(err), type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null, param: null } };
-      if (status >= 500) opts.logger.error({ err: errorMessage(err), path: ctx.path }, 'request failed');
+      const e = toApiError(err, requestId);
+      ctx.status = e.status;
+      ctx.set(e.headers);
+      ctx.body = errorBody(e);
+      httpErrors.inc({ status: String(e.status), code: e.code ?? 'none' });
+      if (e.status >= 500) opts.logger.error({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined, path: ctx.path, requestId }, 'request failed');
+      else opts.logger.debug({ status: e.status, message: e.message, path: ctx.path, requestId }, 'request rejected');
+    } finally {
+      const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : 'unmatched';
+      httpRequests.inc({ method: ctx.method, route, status: String(ctx.status) });
+      httpDuration.observe({ method: ctx.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
+
+  const apiKey = opts.apiKey;
+  if (apiKey) {
+    app.use(async (ctx, next) => {
+      if (ctx.path.startsWith('/v1/') || ctx.path === '/v1') {
+        const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));
+        if (!m?.[1]) throw new ApiError(401, 'missing API key: send Authorization: Bearer <key>', { type: 'authentication_error', code: 'missing_api_key' });
+        if (!keyMatches(m[1].trim(), apiKey)) throw new ApiError(401, 'incorrect API key', { type: 'authentication_error', code: 'invalid_api_key' });
+      }
+      await next();
+    });
+  }
 
   router.get('/health', (ctx) => {
     const components: Record<string, unknown> = {};
@@ -55,11 +102,11 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
     ctx.body = await opts.registry.metrics();
   });
 
+  opts.mount?.(router);
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use((ctx) => {
-    ctx.status = 404;
-    ctx.body = { error: { message: `no route for ${ctx.method} ${ctx.path}`, type: 'invalid_request_error', code: 'not_found', param: null } };
+    throw new ApiError(404, `no route for ${ctx.method} ${ctx.path}`, { type: 'not_found_error', code: 'not_found' });
   });
   return app;
 }

@@ -1,0 +1,85 @@
+// The form fields of POST /v1/audio/transcriptions and /translations, checked against the OpenAI contract
+// and against what the chosen model can do. Every rejection names the parameter.
+import type { EngineCapabilities, Task } from '../../engines/engine.js';
+import { badParam } from './api-error.js';
+
+export const RESPONSE_FORMATS = ['json', 'verbose_json', 'text', 'srt', 'vtt'] as const;
+export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+
+export interface AudioParams {
+  model?: string;
+  language?: string;
+  prompt?: string;
+  responseFormat: ResponseFormat;
+  temperature: number;
+  granularities: { word: boolean; segment: boolean };
+  hotWords: string[];
+  itn: boolean;
+}
+
+const KNOWN_FIELDS = new Set(['model', 'language', 'prompt', 'response_format', 'temperature', 'timestamp_granularities[]', 'timestamp_granularities', 'hot_words', 'hot_words[]', 'itn', 'stream', 'chunking_strategy', 'include[]']);
+
+function one(fields: Map<string, string[]>, name: string): string | undefined {
+  const v = fields.get(name);
+  if (!v || v.length === 0) return undefined;
+  if (v.length > 1) throw badParam(name, `'${name}' was given ${v.length} times; give it once`);
+  return v[0];
+}
+
+export function parseAudioParams(fields: Map<string, string[]>, task: Task): AudioParams {
+  for (const name of fields.keys()) {
+    if (!KNOWN_FIELDS.has(name)) throw badParam(name, `unknown parameter '${name}'`, 'unknown_parameter');
+  }
+  if (task === 'translate' && fields.has('language')) throw badParam('language', "translations take no 'language': the output is always English", 'unknown_parameter');
+  const stream = one(fields, 'stream');
+  if (stream !== undefined && stream !== 'false') throw badParam('stream', "'stream' is not supported on this endpoint; use the realtime WebSocket for streaming", 'unsupported_parameter');
+
+  const model = one(fields, 'model')?.trim() || undefined;
+
+  const language = one(fields, 'language')?.trim().toLowerCase() || undefined;
+  if (language !== undefined && !/^[a-z]{2,3}$/.test(language)) throw badParam('language', `language must be an ISO-639-1 code such as 'en', got '${language}'`);
+
+  const prompt = one(fields, 'prompt');
+
+  const rf = one(fields, 'response_format') ?? 'json';
+  if (!(RESPONSE_FORMATS as readonly string[]).includes(rf)) throw badParam('response_format', `response_format must be one of ${RESPONSE_FORMATS.join(', ')}; got '${rf}'`);
+  const responseFormat = rf as ResponseFormat;
+
+  const t = one(fields, 'temperature');
+  let temperature = 0;
+  if (t !== undefined) {
+    temperature = Number(t);
+    if (t.trim() === '' || !Number.isFinite(temperature) || temperature < 0 || temperature > 1) throw badParam('temperature', `temperature must be a number between 0 and 1, got '${t}'`);
+  }
+
+  const granularities = { word: false, segment: false };
+  for (const g of [...(fields.get('timestamp_granularities[]') ?? []), ...(fields.get('timestamp_granularities') ?? [])]) {
+    if (g !== 'word' && g !== 'segment') throw badParam('timestamp_granularities[]', `timestamp_granularities[] values are 'word' and 'segment', got '${g}'`);
+    granularities[g] = true;
+  }
+  if ((granularities.word || granularities.segment) && responseFormat !== 'verbose_json') {
+    throw badParam('timestamp_granularities[]', "timestamp_granularities[] needs response_format 'verbose_json'");
+  }
+  if (!granularities.word) granularities.segment = true;
+
+  const hotWords: string[] = [];
+  for (const v of [...(fields.get('hot_words') ?? []), ...(fields.get('hot_words[]') ?? [])]) {
+    for (const w of v.split(',')) if (w.trim()) hotWords.push(w.trim());
+  }
+  if (hotWords.length > 100) throw badParam('hot_words', `at most 100 hot words, got ${hotWords.length}`);
+
+  const itnRaw = one(fields, 'itn');
+  if (itnRaw !== undefined && itnRaw !== 'true' && itnRaw !== 'false') throw badParam('itn', `itn must be 'true' or 'false', got '${itnRaw}'`);
+
+  return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn: itnRaw === 'true' };
+}
+
+/** Rejects what the model cannot do. */
+export function checkCapabilities(p: AudioParams, task: Task, model: string, caps: EngineCapabilities): void {
+  if (task === 'translate' && !caps.translate) throw badParam('model', `model '${model}' cannot translate`, 'unsupported_for_model');
+  if (p.language !== undefined && !caps.languages.includes(p.language)) {
+    throw badParam('language', `model '${model}' does not know language '${p.language}' (it knows: ${caps.languages.join(', ')})`, 'unsupported_language');
+  }
+  if (p.granularities.word && !caps.wordTimestamps) throw badParam('timestamp_granularities[]', `model '${model}' gives no word timestamps`, 'unsupported_for_model');
+  if (p.hotWords.length > 0 && !caps.hotWords) throw badParam('hot_words', `model '${model}' does not support hot words`, 'unsupported_for_model');
+}

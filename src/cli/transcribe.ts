@@ -1,0 +1,104 @@
+// `theo transcribe FILE` and `theo translate FILE`: decode a file, run the model's engine in this process
+// over pieces of at most 30 s (cut at pauses) with a progress bar on long files, print the chosen format.
+import { readFile } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import type { Engine, EngineResult, EngineSegment, Task } from '../engines/engine.js';
+import { createEngineFor } from '../engines/factory.js';
+import { TheoError, errorMessage } from '../errors/index.js';
+import { splitAtSilence } from '../audio/chunk.js';
+import { decodeAudio } from '../audio/decode.js';
+import { formatTranscription } from '../api/http/formats.js';
+import type { ResponseFormat } from '../api/http/audio-params.js';
+import { inverseNormalize } from '../postprocess/itn.js';
+import type { ModelEntry } from '../registry/manifest.js';
+import { capabilitiesOf } from '../registry/capabilities.js';
+
+export interface TranscribeCliOptions {
+  file: string;
+  task: Task;
+  format: ResponseFormat;
+  language?: string | undefined;
+  prompt?: string | undefined;
+  temperature: number;
+  hotWords: string[];
+  words: boolean;
+  itn: boolean;
+  /** Show a progress bar (stderr is a TTY and the audio is long). */
+  progress: boolean;
+}
+
+/** Joins the results of consecutive pieces into one, shifting times by each piece's offset. */
+export function mergeResults(parts: Array<{ offset: number; result: EngineResult }>, duration: number): EngineResult {
+  const segments: EngineSegment[] = [];
+  for (const { offset, result } of parts) {
+    for (const s of result.segments) {
+      segments.push({
+        ...s,
+        id: segments.length,
+        start: s.start + offset,
+        end: s.end + offset,
+        words: s.words?.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset })),
+      });
+    }
+  }
+  const text = parts
+    .map((p) => p.result.text.trim())
+    .filter(Boolean)
+    .join(' ');
+  const confidences = parts.map((p) => p.result.confidence).filter((c): c is number => c !== undefined);
+  return {
+    text,
+    language: parts[0]?.result.language ?? 'en',
+    duration,
+    segments,
+    confidence: confidences.length > 0 ? confidences.reduce((a, b) => a + b, 0) / confidences.length : undefined,
+  };
+}
+
+export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOptions, signal: AbortSignal): Promise<string> {
+  const caps = capabilitiesOf(entry.manifest);
+  if (opts.task === 'translate' && !caps.translate) throw new TheoError('invalid_argument', `model '${entry.manifest.name}' cannot translate`);
+  if (opts.language && !caps.languages.includes(opts.language)) {
+    throw new TheoError('invalid_argument', `model '${entry.manifest.name}' does not know language '${opts.language}' (it knows: ${caps.languages.join(', ')})`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(opts.file);
+  } catch (err) {
+    throw new TheoError('invalid_argument', `cannot read ${opts.file}: ${errorMessage(err)}`);
+  }
+  const audio = await decodeAudio(bytes, { targetRate: caps.sampleRate, signal });
+  const chunks = splitAtSilence(audio.samples, audio.sampleRate, 30);
+
+  const engine: Engine = await createEngineFor(entry);
+  const bar = opts.progress && audio.duration > 30 ? new cliProgress.SingleBar({ format: 'transcribing [{bar}] {percentage}% | {value}/{total} s of audio | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  try {
+    await engine.load();
+    bar?.start(Math.round(audio.duration), 0);
+    const parts: Array<{ offset: number; result: EngineResult }> = [];
+    for (const c of chunks) {
+      if (signal.aborted) throw new TheoError('cancelled', 'interrupted');
+      const result = await engine.transcribe(audio.samples.subarray(c.start, c.end), {
+        task: opts.task,
+        language: opts.language ?? entry.manifest.defaults.language,
+        prompt: opts.prompt,
+        hotWords: opts.hotWords,
+        temperature: opts.temperature,
+        wordTimestamps: opts.words,
+        signal,
+      });
+      parts.push({ offset: c.start / audio.sampleRate, result });
+      bar?.update(Math.round(c.end / audio.sampleRate));
+    }
+    let merged = mergeResults(parts, audio.duration);
+    if (opts.itn) {
+      const lang = merged.language;
+      merged = { ...merged, text: inverseNormalize(merged.text, lang), segments: merged.segments.map((s) => ({ ...s, text: inverseNormalize(s.text, lang) })) };
+    }
+    const out = formatTranscription(merged, opts.task, opts.format, { word: opts.words, segment: true });
+    return typeof out.body === 'string' ? out.body : `${JSON.stringify(out.body, null, 2)}\n`;
+  } finally {
+    bar?.stop();
+    await engine.close();
+  }
+}

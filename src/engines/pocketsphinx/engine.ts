@@ -1,0 +1,283 @@
+// The `pocketsphinx` engine: CMU PocketSphinx (Debian's 0.8+5prealpha libraries, through koffi) with an
+// HMM acoustic model, a trigram LM and a pronunciation dictionary. Batch transcription and streams with
+// native partials. Native calls block the event loop (RTF ~0.25), which is acceptable in a worker
+// process; audio goes in in 0.5 s chunks with a turn of the event loop between them so cancel and close
+// are seen within one chunk.
+//
+// Decoders: a decoder decodes one utterance at a time and costs ~95 MB (dictionary, acoustic model and
+// search state; the LM is mmapped and shared). Batch calls share one decoder through a queue; each stream
+// owns a decoder for its lifetime (its utterances span many pushes, which cannot interleave with anything
+// else), taken from a pool of idle ones that closed streams return to.
+//
+// Hot words: not supported. This API cannot bias words the LM already has, words outside the dictionary
+// have no pronunciation (no G2P here), and LM changes are permanent per decoder, not per request.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { float32ToInt16 } from '../../audio/resample.js';
+import { CancelledError, ClosedError, TheoError } from '../../errors/index.js';
+import type { Engine, EngineCapabilities, EngineResult, EngineStream, StreamHypothesis, StreamOptions, TranscribeOptions } from '../engine.js';
+import { Decoder, type DecoderConfig } from './native.js';
+import { cleanText, meanProbability, segmentWords, wordsFrom } from './results.js';
+
+export interface PocketsphinxEngineOptions {
+  /** Acoustic model folder. */
+  hmm: string;
+  /** Language model (ARPA or binary). */
+  lm: string;
+  /** Pronunciation dictionary. */
+  dict: string;
+  /** PocketSphinx command-line arguments without the dash, e.g. { beam: '1e-60', pbeam: 1e-48 } (manifest defaults.options). */
+  options?: Readonly<Record<string, string | number | boolean>>;
+}
+
+const SAMPLE_RATE = 16000;
+/** Batch input goes to the decoder in chunks of this many samples (0.5 s). */
+const BATCH_CHUNK = SAMPLE_RATE / 2;
+/** Streams search every 100 ms of audio and look for a new partial then. */
+const STREAM_BLOCK = SAMPLE_RATE / 10;
+/** A stream's first utterance is held back this long to estimate the cepstral mean (see Decoder.setCmn). */
+const STREAM_PRIME = SAMPLE_RATE;
+/** Arguments the engine sets itself. */
+const RESERVED_ARGS = new Set(['hmm', 'lm', 'dict', 'logfn', 'samprate']);
+
+export const POCKETSPHINX_CAPABILITIES: Readonly<EngineCapabilities> = Object.freeze({
+  architecture: 'hmm',
+  nativePartials: true,
+  languages: ['en'],
+  translate: false,
+  segmentTimestamps: true,
+  wordTimestamps: true,
+  hotWords: false,
+  languageDetection: false,
+  sampleRate: SAMPLE_RATE,
+});
+
+export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): PocketsphinxEngine {
+  return new PocketsphinxEngine(options);
+}
+
+/** Maps manifest options to decoder arguments; throws TheoError('model_invalid') for reserved or malformed names. */
+export function decoderArgs(options: Readonly<Record<string, string | number | boolean>> = {}): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!/^[a-z][a-z0-9_]*$/i.test(key) || RESERVED_ARGS.has(key)) {
+      throw new TheoError('model_invalid', `pocketsphinx: option '${key}' cannot be set${RESERVED_ARGS.has(key) ? ' (the engine sets it)' : ' (not an argument name)'}`, { option: key });
+    }
+    args[`-${key}`] = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+  }
+  return args;
+}
+
+export class PocketsphinxEngine implements Engine {
+  readonly name = 'pocketsphinx';
+  readonly capabilities: EngineCapabilities = { ...POCKETSPHINX_CAPABILITIES, languages: [...POCKETSPHINX_CAPABILITIES.languages] };
+  private readonly config: DecoderConfig;
+  private batch: Decoder | undefined;
+  private readonly idle: Decoder[] = [];
+  private readonly streams = new Set<PocketsphinxStream>();
+  /** Tail of the batch queue: transcriptions run one after another on the batch decoder. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: PocketsphinxEngineOptions) {
+    this.config = { hmm: options.hmm, lm: options.lm, dict: options.dict, args: decoderArgs(options.options) };
+  }
+
+  load(): Promise<void> {
+    try {
+      this.batchDecoder();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  transcribe(audio: Float32Array, options: TranscribeOptions): Promise<EngineResult> {
+    const run = this.queue.then(() => this.runTranscribe(audio, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  openStream(options: StreamOptions, onHypothesis: (h: StreamHypothesis) => void): EngineStream {
+    if (this.closed) throw new ClosedError('pocketsphinx engine');
+    checkLanguageAndTask(options.language, options.task);
+    const decoder = this.idle.pop() ?? Decoder.create(this.config);
+    const stream = new PocketsphinxStream(decoder, options, onHypothesis, (s) => this.release(s, decoder));
+    this.streams.add(stream);
+    return stream;
+  }
+
+  /** Closes every stream, lets a running transcription stop at its next chunk, rejects queued ones, frees all decoders. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    for (const s of [...this.streams]) s.close();
+    this.closing = this.queue.then(() => {
+      this.batch?.free();
+      this.batch = undefined;
+      for (const d of this.idle.splice(0)) d.free();
+    });
+    return this.closing;
+  }
+
+  private batchDecoder(): Decoder {
+    if (this.closed) throw new ClosedError('pocketsphinx engine');
+    this.batch ??= Decoder.create(this.config);
+    return this.batch;
+  }
+
+  private release(stream: PocketsphinxStream, decoder: Decoder): void {
+    this.streams.delete(stream);
+    if (this.closed) decoder.free();
+    else this.idle.push(decoder);
+  }
+
+  private async runTranscribe(audio: Float32Array, options: TranscribeOptions): Promise<EngineResult> {
+    if (options.signal?.aborted) throw new CancelledError('pocketsphinx: transcription cancelled');
+    checkLanguageAndTask(options.language, options.task);
+    const decoder = this.batchDecoder();
+    const pcm = float32ToInt16(audio);
+    const duration = pcm.length / SAMPLE_RATE;
+    // The clip's own cepstral mean (the model's batch CMN), so earlier clips no longer skew this one.
+    const mean = decoder.cepstralMean(pcm);
+    if (mean) decoder.setCmn(mean);
+    else decoder.resetCmn();
+    decoder.startUtterance();
+    try {
+      for (let off = 0; off < pcm.length; off += BATCH_CHUNK) {
+        decoder.process(pcm.subarray(off, off + BATCH_CHUNK));
+        await nextTurn();
+        if (options.signal?.aborted) throw new CancelledError('pocketsphinx: transcription cancelled', { atSeconds: Math.min(off + BATCH_CHUNK, pcm.length) / SAMPLE_RATE });
+        if (this.closed) throw new ClosedError('pocketsphinx engine');
+      }
+    } finally {
+      // Ends the utterance on every path, so the decoder is ready for the next call.
+      decoder.endUtterance();
+    }
+    const words = wordsFrom(decoder.segments(), duration);
+    const segments = segmentWords(words, options.wordTimestamps);
+    return {
+      text: words.map((w) => w.word).join(' '),
+      language: 'en',
+      duration,
+      segments,
+      confidence: meanProbability(words),
+    };
+  }
+}
+
+function checkLanguageAndTask(language: string | undefined, task: string): void {
+  if (language !== undefined && language.toLowerCase() !== 'en') {
+    throw new TheoError('invalid_argument', `pocketsphinx: language '${language}' is not supported (this model is English only)`, { language, languages: ['en'] });
+  }
+  if (task === 'translate') throw new TheoError('invalid_argument', 'pocketsphinx cannot translate', { task });
+}
+
+/**
+ * One stream on its own decoder. Pushed audio is converted into a preallocated block and searched every
+ * 100 ms; a partial is emitted when the best hypothesis changes. The first utterance is held back 1 s to
+ * set the cepstral mean from the caller's own audio (the model's initial mean is far from telephone
+ * audio); later utterances continue with the decoder's running mean, which adapts to the channel.
+ */
+class PocketsphinxStream implements EngineStream {
+  private readonly block = new Int16Array(STREAM_BLOCK);
+  private blockLength = 0;
+  private readonly prime = new Int16Array(STREAM_PRIME);
+  private primeLength = 0;
+  private primed = false;
+  /** Samples pushed since the stream opened: the stream's clock. */
+  private pushed = 0;
+  private utteranceStart = 0;
+  private lastPartial = '';
+  private closed = false;
+  private readonly interim: boolean;
+
+  constructor(
+    private readonly decoder: Decoder,
+    options: StreamOptions,
+    private readonly onHypothesis: (h: StreamHypothesis) => void,
+    private readonly onClose: (s: PocketsphinxStream) => void,
+  ) {
+    this.interim = options.interimResults;
+    // A pooled decoder remembers its previous stream's channel.
+    decoder.resetCmn();
+  }
+
+  push(pcm: Float32Array): void {
+    if (this.closed) throw new ClosedError('pocketsphinx stream');
+    if (pcm.length === 0) return;
+    if (!this.decoder.inUtterance) {
+      this.decoder.startUtterance();
+      this.utteranceStart = this.pushed;
+    }
+    this.pushed += pcm.length;
+    for (let i = 0; i < pcm.length; i++) {
+      const s = Math.round((pcm[i] as number) * 32768);
+      const v = s > 32767 ? 32767 : s < -32768 ? -32768 : s || 0;
+      if (!this.primed) {
+        this.prime[this.primeLength++] = v;
+        if (this.primeLength === STREAM_PRIME) this.flushPrime();
+      } else {
+        this.block[this.blockLength++] = v;
+        if (this.blockLength === STREAM_BLOCK) this.flushBlock();
+      }
+    }
+  }
+
+  endUtterance(): Promise<StreamHypothesis> {
+    if (this.closed) return Promise.reject(new ClosedError('pocketsphinx stream'));
+    const now = this.pushed / SAMPLE_RATE;
+    if (!this.decoder.inUtterance) return Promise.resolve({ kind: 'final', text: '', start: now, end: now });
+    try {
+      if (!this.primed) this.flushPrime();
+      this.flushBlock();
+      this.decoder.endUtterance();
+      const start = this.utteranceStart / SAMPLE_RATE;
+      const words = wordsFrom(this.decoder.segments(), now - start, start);
+      this.lastPartial = '';
+      return Promise.resolve({ kind: 'final', text: words.map((w) => w.word).join(' '), start, end: now, confidence: meanProbability(words), words });
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Accepted and ignored: the engine has no prompt or hot-word biasing (capabilities.hotWords is false). */
+  updatePrompt(_prompt: string | undefined, _hotWords: readonly string[]): void {}
+
+  /** Drops the utterance in progress and returns the decoder to the engine. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.decoder.inUtterance) this.decoder.endUtterance();
+    this.onClose(this);
+  }
+
+  private flushPrime(): void {
+    this.primed = true;
+    const audio = this.prime.subarray(0, this.primeLength);
+    const mean = this.decoder.cepstralMean(audio);
+    if (mean) this.decoder.setCmn(mean);
+    this.decoder.process(audio);
+    this.primeLength = 0;
+    this.emitPartial();
+  }
+
+  private flushBlock(): void {
+    if (this.blockLength === 0) return;
+    this.decoder.process(this.block.subarray(0, this.blockLength));
+    this.blockLength = 0;
+    this.emitPartial();
+  }
+
+  private emitPartial(): void {
+    if (!this.interim) return;
+    const text = cleanText(this.decoder.hypothesis());
+    if (text === '' || text === this.lastPartial) return;
+    this.lastPartial = text;
+    try {
+      this.onHypothesis({ kind: 'partial', text, start: this.utteranceStart / SAMPLE_RATE, end: this.pushed / SAMPLE_RATE });
+    } catch {
+      // A listener that throws must not leave the decoder mid-block.
+    }
+  }
+}
