@@ -150,7 +150,12 @@ export function buildProgram(): Command {
       const config = buildConfig(flags, { rtp: { host: flags.host, payloadTypes: flags.payloadTypes } });
       const logger = createLogger({ level: config.log.level });
       const ac = onSignals();
-      const summary = await recordRtp({ port: flags.port, out: flags.out, durationS: flags.duration, idleS: flags.idle, waitS: flags.wait, from: flags.from }, config.rtp, logger, ac.signal);
+      const summary = await recordRtp(
+        { port: flags.port, out: flags.out, durationS: flags.duration, idleS: flags.idle, waitS: flags.wait, from: flags.from, onListening: (port) => process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`) },
+        config.rtp,
+        logger,
+        ac.signal,
+      );
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       if (summary.stopped_by === 'no_stream') process.exitCode = 2;
     });

@@ -17,6 +17,8 @@ export interface RecordOptions {
   waitS: number;
   /** Accept packets only from this address (and port, if given). */
   from?: { address: string; port?: number | undefined } | undefined;
+  /** Called once the port is bound. */
+  onListening?: (port: number) => void;
 }
 
 export interface RecordSummary {
@@ -41,6 +43,8 @@ export interface RecordSummary {
 export async function recordRtp(opts: RecordOptions, rtpConfig: RtpConfig, logger: Logger, signal?: AbortSignal): Promise<RecordSummary> {
   const listener = new RtpListener({ config: { ...rtpConfig, idleTimeoutMs: Math.round(opts.idleS * 1000) }, logger });
   const ep = await listener.open({ port: opts.port, expectedPeer: opts.from });
+  // One line as soon as the port is bound, so a script can start its sender (the summary is the last line).
+  opts.onListening?.(ep.port);
   const chunks: Int16Array[] = [];
   let samples = 0;
   let sampleRate = 0;

@@ -76,3 +76,36 @@ describe('theo rtp send: bad input', () => {
     expect(bad.stderr).toMatch(/not a WAV file/);
   });
 });
+
+describe('theo transcribe / translate', () => {
+  const SPEECH = '/usr/share/asterisk/sounds/en_US_f_Allison/queue-thankyou.wav';
+
+  it('prints the text, and verbose JSON with segments and words', async () => {
+    const text = await runTheo(['transcribe', SPEECH]).done;
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.trim()).toBe('thank you for your patience');
+    const json = await runTheo(['transcribe', SPEECH, '--json', '--words']).done;
+    expect(json.code, json.stderr).toBe(0);
+    const r = JSON.parse(json.stdout) as { text: string; language: string; duration: number; segments: unknown[]; words: Array<{ word: string; start: number; end: number }> };
+    expect(r.language).toBe('english');
+    expect(r.segments.length).toBeGreaterThan(0);
+    expect(r.words.map((w) => w.word)).toEqual(['thank', 'you', 'for', 'your', 'patience']);
+    for (const w of r.words) expect(w.end).toBeLessThanOrEqual(r.duration);
+  });
+
+  it('fails with one clear line for a missing file, an unknown model, and a model that cannot translate', async () => {
+    const missing = await runTheo(['transcribe', '/nonexistent/call.wav']).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^theo: cannot read \/nonexistent\/call\.wav/);
+    const model = await runTheo(['transcribe', SPEECH, '--model', 'nope']).done;
+    expect(model.code).toBe(1);
+    expect(model.stderr).toMatch(/model 'nope' not found .*available: pocketsphinx-en-us/);
+    const translate = await runTheo(['translate', SPEECH]).done;
+    expect(translate.code).toBe(1);
+    expect(translate.stderr).toMatch(/cannot translate/);
+    const garbage = await runTheo(['transcribe', '/etc/hostname']).done;
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toMatch(/^theo: /);
+    expect(garbage.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});

@@ -28,7 +28,7 @@ describe('interop: ffmpeg RTP into theo rtp record', () => {
   ] as const)('%s: the recording correlates with the source at >= 0.99', async (codec, port) => {
     const out = join(dir, `${codec}.wav`);
     const rec = runTheo(['rtp', 'record', '--port', String(port), '--host', '127.0.0.1', '--out', out, '--idle', '1', '--wait', '20']);
-    await new Promise((r) => setTimeout(r, 700)); // let the recorder bind
+    await rec.waitForLine(/"event":"listening"/); // the port is bound: nothing ffmpeg sends is lost
     const source = `${SOUNDS}/tt-weasels.wav`;
     expect(await ffmpegSend(source, port, codec)).toBe(0);
     const result = await rec.done;

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../../src/api/http/api-error.js';
+import { checkCapabilities, parseAudioParams } from '../../../src/api/http/audio-params.js';
+import type { EngineCapabilities } from '../../../src/engines/engine.js';
+
+const form = (o: Record<string, string | string[]>): Map<string, string[]> => new Map(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+
+function rejects(fn: () => unknown, param: string, message: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    const e = err as ApiError;
+    expect(e.status).toBe(400);
+    expect(e.param).toBe(param);
+    expect(e.message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a rejection');
+}
+
+const caps: EngineCapabilities = {
+  architecture: 'hmm',
+  nativePartials: true,
+  languages: ['en'],
+  translate: false,
+  segmentTimestamps: true,
+  wordTimestamps: false,
+  hotWords: false,
+  languageDetection: false,
+  sampleRate: 16000,
+};
+
+describe('batch API form fields', () => {
+  it('defaults: json, temperature 0, segment timestamps', () => {
+    const p = parseAudioParams(form({ model: 'm' }), 'transcribe');
+    expect(p).toMatchObject({ model: 'm', responseFormat: 'json', temperature: 0, granularities: { word: false, segment: true }, hotWords: [], itn: false });
+  });
+
+  it('reads every field the OpenAI SDK sends, and Theo extras', () => {
+    const p = parseAudioParams(
+      form({ model: 'm', language: 'EN', prompt: 'p', response_format: 'verbose_json', temperature: '0.4', 'timestamp_granularities[]': ['word', 'segment'], hot_words: 'Theo, Asterisk', itn: 'true' }),
+      'transcribe',
+    );
+    expect(p).toMatchObject({ language: 'en', prompt: 'p', responseFormat: 'verbose_json', temperature: 0.4, granularities: { word: true, segment: true }, hotWords: ['Theo', 'Asterisk'], itn: true });
+  });
+
+  it('names the parameter of each bad value', () => {
+    rejects(() => parseAudioParams(form({ response_format: 'mp4' }), 'transcribe'), 'response_format', /one of json, verbose_json, text, srt, vtt/);
+    rejects(() => parseAudioParams(form({ temperature: '2' }), 'transcribe'), 'temperature', /between 0 and 1/);
+    rejects(() => parseAudioParams(form({ temperature: '' }), 'transcribe'), 'temperature', /between 0 and 1/);
+    rejects(() => parseAudioParams(form({ language: 'english' }), 'transcribe'), 'language', /ISO-639-1/);
+    rejects(() => parseAudioParams(form({ language: 'en' }), 'translate'), 'language', /always English/);
+    rejects(() => parseAudioParams(form({ 'timestamp_granularities[]': 'word' }), 'transcribe'), 'timestamp_granularities[]', /verbose_json/);
+    rejects(() => parseAudioParams(form({ response_format: 'verbose_json', 'timestamp_granularities[]': 'char' }), 'transcribe'), 'timestamp_granularities[]', /'word' and 'segment'/);
+    rejects(() => parseAudioParams(form({ model: ['a', 'b'] }), 'transcribe'), 'model', /given 2 times/);
+    rejects(() => parseAudioParams(form({ colour: 'red' }), 'transcribe'), 'colour', /unknown parameter/);
+    rejects(() => parseAudioParams(form({ stream: 'true' }), 'transcribe'), 'stream', /realtime/);
+    rejects(() => parseAudioParams(form({ itn: 'yes' }), 'transcribe'), 'itn', /'true' or 'false'/);
+  });
+
+  it('rejects what the model cannot do', () => {
+    const p = (o: Record<string, string | string[]>): ReturnType<typeof parseAudioParams> => parseAudioParams(form(o), 'transcribe');
+    rejects(() => checkCapabilities(p({ language: 'fr' }), 'transcribe', 'ps', caps), 'language', /does not know language 'fr'/);
+    rejects(() => checkCapabilities(p({}), 'translate', 'ps', caps), 'model', /cannot translate/);
+    rejects(() => checkCapabilities(p({ response_format: 'verbose_json', 'timestamp_granularities[]': 'word' }), 'transcribe', 'ps', caps), 'timestamp_granularities[]', /no word timestamps/);
+    rejects(() => checkCapabilities(p({ hot_words: 'x' }), 'transcribe', 'ps', caps), 'hot_words', /hot words/);
+    expect(() => checkCapabilities(p({ language: 'en' }), 'transcribe', 'ps', caps)).not.toThrow();
+  });
+});
