@@ -92,6 +92,10 @@ describe('OpenAI SDK against theo serve (PocketSphinx)', () => {
     const ws = r.words ?? [];
     expect(ws.map((w) => w.word.toLowerCase())).toEqual(expect.arrayContaining(EXPECTED));
     for (let i = 1; i < ws.length; i++) expect(ws[i]!.start).toBeGreaterThanOrEqual(ws[i - 1]!.start);
+    // Times are from the start of this file, whatever the worker decoded before it.
+    expect(ws[0]!.start).toBeLessThan(0.3);
+    for (const w of ws) expect(w.end).toBeGreaterThan(w.start);
+    expect(ws.at(-1)!.end).toBeLessThan(r.duration);
   });
 
   // The conversions (MP3 at 22 kHz, 44.1 kHz stereo) change the signal slightly and PocketSphinx is

@@ -221,7 +221,11 @@ export class Decoder {
     return this.native.logToLn(this.lmath, this.native.getProb(this.live()));
   }
 
-  /** The best path's word segmentation, fillers included. */
+  /**
+   * The best path's word segmentation, fillers included, in frames from the utterance's start. The 0.8
+   * decoder numbers frames on from the previous utterance (its second utterance's <s> starts at ~150), so
+   * frames are taken relative to the sentence-start token, which always opens the utterance.
+   */
   segments(): RawSegment[] {
     const out: RawSegment[] = [];
     for (let seg = this.native.segIter(this.live()); seg; seg = this.native.segNext(seg)) {
@@ -233,6 +237,13 @@ export class Decoder {
         endFrame: this.efOut[0] ?? 0,
         logPosterior: this.native.logToLn(this.lmath, prob),
       });
+    }
+    const base = out[0]?.word === '<s>' ? out[0].startFrame : 0;
+    if (base > 0) {
+      for (const seg of out) {
+        seg.startFrame -= base;
+        seg.endFrame -= base;
+      }
     }
     return out;
   }

@@ -50,6 +50,20 @@ describe('pocketsphinx engine (real model)', () => {
     expect(r.text).toMatch(/\bpatience\b/);
   });
 
+  it('gives the same words and times for the same clip, whatever the decoder heard before', async () => {
+    const opts = { ...OPTS, wordTimestamps: true };
+    const first = await engine.transcribe(thanks, opts);
+    await engine.transcribe(hello, opts);
+    const again = await engine.transcribe(thanks, opts);
+    expect(again.text).toBe(first.text);
+    // Times and words repeat exactly; scores may move slightly (the front end's noise statistics carry over).
+    const shape = (r: typeof first): unknown => r.segments.map((seg) => [seg.start, seg.end, seg.text, seg.words?.map((w) => [w.word, w.start, w.end])]);
+    expect(shape(again)).toEqual(shape(first));
+    const words = again.segments.flatMap((s) => s.words ?? []);
+    expect(words[0]!.start).toBeLessThan(0.3); // frames count from this clip's start
+    for (const w of words) expect(w.end).toBeGreaterThan(w.start);
+  });
+
   // hello-world.wav is NOT recognised as "hello world" by this model on upsampled 8 kHz audio (it hears
   // e.g. "i have no liberal" / "have a child will"); it is used for timing and shape checks only.
   it('transcribes hello-world with ordered word times inside the clip', async () => {
