@@ -101,7 +101,7 @@ export function whisperManifest(input: WhisperManifestInput): ModelManifest {
       translate: multilingual,
       segmentTimestamps: true,
       wordTimestamps: Array.isArray(heads) && heads.length > 0,
-      hotWords: false,
+      hotWords: true,
       languageDetection: multilingual,
     },
     defaults: { ...(multilingual ? {} : { language: 'en' }), options: { dtype: input.dtype } },

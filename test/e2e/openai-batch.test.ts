@@ -253,6 +253,7 @@ describe('limits, keys and unavailable workers', () => {
 describe('OpenAI SDK against theo serve (Whisper engine, a generated tiny model)', () => {
   let run: TheoRun | undefined;
   let client: OpenAI;
+  let url = '';
   beforeAll(async () => {
     const models = join(dir, 'models');
     // The tiny decoder ignores the audio and follows its script: French when asked to detect, English
@@ -273,14 +274,13 @@ describe('OpenAI SDK against theo serve (Whisper engine, a generated tiny model)
         'files: { model: . }',
         'sampleRate: 16000',
         'languages: [en, fr, de, es]',
-        'capabilities: { translate: true, segmentTimestamps: true, languageDetection: true }',
+        'capabilities: { translate: true, segmentTimestamps: true, languageDetection: true, hotWords: true }',
         'defaults: { options: { dtype: fp32 } }',
         '',
       ].join('\n'),
     );
     const cfg = join(dir, 'whisper.yaml');
     writeFileSync(cfg, `models:\n  dir: ${models}\n  default: tiny-whisper\nrtp:\n  portMin: 42140\n  portMax: 42159\n`);
-    let url: string;
     ({ run, url } = await serve(['--preload', '--config', cfg]));
     client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0 });
   }, 180_000);
@@ -302,6 +302,19 @@ describe('OpenAI SDK against theo serve (Whisper engine, a generated tiny model)
     expect(r.text).toBe('hello world');
     const srt = await client.audio.translations.create({ file: createReadStream(HELLO), model: 'tiny-whisper', response_format: 'srt' });
     expect(srt).toBe('1\n00:00:00,200 --> 00:00:00,800\nhello world\n\n');
+  });
+
+  it('takes Theo extras (hot_words, itn) next to the OpenAI fields', async () => {
+    const form = new FormData();
+    form.set('file', new Blob([readFileSync(HELLO)], { type: 'audio/wav' }), 'hello.wav');
+    form.set('model', 'tiny-whisper');
+    form.set('language', 'fr');
+    form.set('hot_words', 'Theo, Asterisk');
+    form.set('itn', 'true');
+    const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(((await res.json()) as { text: string }).text).toBe('bonjour le monde');
   });
 
   it('a language the model does not know is a 400 naming the parameter', async () => {

@@ -142,7 +142,7 @@ export function capabilitiesFor(info: WhisperModelInfo | undefined, crossAttenti
     translate: multilingual,
     segmentTimestamps: true,
     wordTimestamps: info?.alignmentHeads !== undefined && crossAttentions,
-    hotWords: false,
+    hotWords: true, // as prompt context (see promptText): biasing by conditioning, not by rescoring
     languageDetection: multilingual,
     sampleRate: SAMPLE_RATE,
   };

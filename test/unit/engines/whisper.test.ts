@@ -63,7 +63,7 @@ describe('whisper engine on a multilingual tiny model', () => {
       translate: true,
       segmentTimestamps: true,
       wordTimestamps: false,
-      hotWords: false,
+      hotWords: true,
       languageDetection: true,
       sampleRate: 16000,
     });

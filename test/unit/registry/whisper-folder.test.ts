@@ -21,7 +21,7 @@ describe('whisper folder', () => {
 
   it('declares translate/detection for multilingual models and word timestamps with alignment heads', () => {
     const multi = whisperManifest({ name: 'w', config: { model_type: 'whisper' }, generationConfig: { is_multilingual: true, lang_to_id: { '<|en|>': 1, '<|de|>': 2 }, alignment_heads: [[1, 0]] }, dtype: 'q8' });
-    expect(multi.capabilities).toEqual({ nativePartials: false, translate: true, segmentTimestamps: true, wordTimestamps: true, hotWords: false, languageDetection: true });
+    expect(multi.capabilities).toEqual({ nativePartials: false, translate: true, segmentTimestamps: true, wordTimestamps: true, hotWords: true, languageDetection: true });
     expect(multi.defaults).toEqual({ options: { dtype: 'q8' } });
     const en = whisperManifest({ name: 'w.en', config: { model_type: 'whisper' }, generationConfig: { is_multilingual: false }, dtype: 'fp16', source: { hub: 'http://h', repo: 'o/w.en', revision: 'abc' } });
     expect(en.capabilities).toMatchObject({ translate: false, languageDetection: false, wordTimestamps: false });
