@@ -11,8 +11,13 @@ import { resample } from './resample.js';
 import { readWavFloat, type FloatAudio } from './wav.js';
 
 export interface DecodeOptions {
-  /** Output sample rate (Hz). */
+  /** Output sample rate (Hz), unless keepSourceRate. */
   targetRate: number;
+  /**
+   * Leave the audio at the source's own rate (downmixed to mono), for a preprocessing chain that resamples
+   * itself; `sampleRate` of the result says which rate that is.
+   */
+  keepSourceRate?: boolean;
   /** The ffmpeg binary; default `ffmpeg` on PATH. */
   ffmpegPath?: string;
   /** Aborting kills ffmpeg; the promise rejects with signal.reason (or a CancelledError). */
@@ -39,6 +44,8 @@ export type AudioContainer =
   | 'mp4' | 'm4a' | 'mov' | '3gp' | 'aiff' | 'caf' | 'amr' | 'au' | 'asf' | 'wavpack';
 
 const DEFAULT_MAX_SECONDS = 4 * 3600;
+/** Highest source rate accepted when the audio keeps its own rate. */
+const MAX_SOURCE_RATE = 384_000;
 /** Start of ffmpeg's stderr kept to read the input stream's rate and layout. */
 const STDERR_HEAD_BYTES = 32 * 1024;
 /** End of ffmpeg's stderr kept for error messages. */
@@ -159,7 +166,8 @@ export async function decodeAudio(bytes: Uint8Array, opts: DecodeOptions): Promi
   if (wav) {
     const seconds = wav.samples.length / wav.channels / wav.sampleRate;
     if (seconds > maxSeconds) throw tooLong('wav', maxSeconds);
-    mono = resample(downmix(wav.samples, wav.channels), wav.sampleRate, targetRate);
+    const down = downmix(wav.samples, wav.channels);
+    mono = opts.keepSourceRate ? down : resample(down, wav.sampleRate, targetRate);
     sourceRate = wav.sampleRate;
     sourceChannels = wav.channels;
     sourceFormat = `wav/${wav.encoding}`;
@@ -172,7 +180,8 @@ export async function decodeAudio(bytes: Uint8Array, opts: DecodeOptions): Promi
   }
   if (signal?.aborted) throw abortReason(signal);
   if (mono.length === 0) throw decodeError(`the ${sourceFormat} file holds no audio samples`, { reason: 'no_samples', format: sourceFormat });
-  return { samples: mono, sampleRate: targetRate, duration: mono.length / targetRate, sourceFormat, sourceRate, sourceChannels };
+  const rate = opts.keepSourceRate ? sourceRate : targetRate;
+  return { samples: mono, sampleRate: rate, duration: mono.length / rate, sourceFormat, sourceRate, sourceChannels };
 }
 
 /** JS decoding of a RIFF/WAVE file; undefined for encodings left to ffmpeg (ADPCM, GSM, MP3-in-WAV, ...). */
@@ -219,9 +228,13 @@ async function decodeWithFfmpeg(bytes: Uint8Array, container: AudioContainer, op
 function runFfmpeg(stdin: Uint8Array | undefined, input: string, container: AudioContainer, opts: DecodeOptions): Promise<FfmpegOutput> {
   const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
   const { targetRate, signal } = opts;
-  const maxBytes = Math.ceil((opts.maxSeconds ?? DEFAULT_MAX_SECONDS) * targetRate) * 4;
+  const keep = opts.keepSourceRate === true;
+  const maxSeconds = opts.maxSeconds ?? DEFAULT_MAX_SECONDS;
+  // At the source rate the output rate is known once ffmpeg has printed the input stream; until then the
+  // limit assumes the highest rate accepted.
+  let limitRate = keep ? MAX_SOURCE_RATE : targetRate;
   // -loglevel info so the input's "Stream #0:0: Audio: ..." line comes out; -nostats drops the progress lines.
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-i', input, '-map', '0:a:0', '-vn', '-sn', '-dn', '-acodec', 'pcm_f32le', '-f', 'f32le', '-ac', '1', '-ar', String(targetRate), 'pipe:1'];
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-i', input, '-map', '0:a:0', '-vn', '-sn', '-dn', '-acodec', 'pcm_f32le', '-f', 'f32le', '-ac', '1', ...(keep ? [] : ['-ar', String(targetRate)]), 'pipe:1'];
 
   return new Promise<FfmpegOutput>((resolve, reject) => {
     if (signal?.aborted) {
@@ -260,8 +273,9 @@ function runFfmpeg(stdin: Uint8Array | undefined, input: string, container: Audi
     child.stdout.on('data', (chunk: Buffer) => {
       if (settled) return;
       outBytes += chunk.length;
-      if (outBytes > maxBytes) {
-        finish(tooLong(container, opts.maxSeconds ?? DEFAULT_MAX_SECONDS));
+      if (keep && limitRate === MAX_SOURCE_RATE) limitRate = parseInputStream(head).rate || MAX_SOURCE_RATE;
+      if (outBytes > Math.ceil(maxSeconds * limitRate) * 4) {
+        finish(tooLong(container, maxSeconds));
         return;
       }
       chunks.push(chunk);
@@ -282,6 +296,10 @@ function runFfmpeg(stdin: Uint8Array | undefined, input: string, container: Audi
         return;
       }
       const info = parseInputStream(head);
+      if (keep && info.rate === 0) {
+        finish(decodeError(`ffmpeg decoded the ${container} file but did not report its sample rate`, { reason: 'unknown_rate', format: container }));
+        return;
+      }
       finish(undefined, { samples: toFloat32(chunks, outBytes), sourceRate: info.rate, sourceChannels: info.channels, codec: info.codec });
     });
   });

@@ -117,8 +117,8 @@ export function readWavFloat(buf: Uint8Array): FloatAudio {
   } else if (formatTag === WAVE_FORMAT_IEEE_FLOAT && (bytes === 4 || bytes === 8)) {
     for (let i = 0; i < n; i++) {
       const v = bytes === 4 ? dv.getFloat32(i * 4, true) : dv.getFloat64(i * 8, true);
-      // NaN and infinities become silence or full scale rather than poisoning everything downstream.
-      out[i] = Number.isNaN(v) ? 0 : v > 1 ? 1 : v < -1 ? -1 : v;
+      // NaN and infinities (corrupt samples) become silence; overs are clamped to full scale.
+      out[i] = !Number.isFinite(v) ? 0 : v > 1 ? 1 : v < -1 ? -1 : v;
     }
     encoding = bytes === 4 ? 'pcm_f32le' : 'pcm_f64le';
   } else {

@@ -8,6 +8,7 @@ import { recordRtp } from './rtp-record.js';
 import { sendRtp } from './rtp-send.js';
 import { startServer } from './serve.js';
 import { transcribeCommand } from './transcribe.js';
+import { itnCommand } from './itn.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { workerCommand } from './worker.js';
 import { VERSION } from './version.js';
@@ -108,9 +109,13 @@ export function buildProgram(): Command {
       .option('--temperature <t>', 'sampling temperature, 0 = greedy', num('--temperature', 0, 1), 0)
       .option('--hot-words <list>', 'comma-separated words or phrases to favour')
       .option('--words', 'word timestamps (verbose_json)')
-      .option('--itn', 'write spoken numbers as digits')
+      .option('--itn', 'write numbers, money, dates and IDs in written form (default: postprocess.itn, on)')
+      .option('--no-itn', 'keep the recogniser\'s spoken-form text')
+      .option('--no-preprocess', 'no DC removal, denoise or gain before the model (resampling still runs)')
+      .addOption(new Option('--denoise <mode>', 'RNNoise: auto = on for telephone audio').choices(['auto', 'on', 'off']))
+      .option('--hot-word-threshold <t>', 'similarity (0..1) a word needs to be replaced by a hot word', num('--hot-word-threshold', 0, 1))
       .option('--no-progress', 'no progress bar')
-      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; progress: boolean }) => {
+      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; preprocess: boolean; denoise?: 'auto' | 'on' | 'off'; hotWordThreshold?: number; progress: boolean }) => {
         const config = buildConfig(flags, {});
         const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
         const entry = flags.model ? models.get(flags.model) : models.defaultModel();
@@ -126,7 +131,10 @@ export function buildProgram(): Command {
             temperature: flags.temperature,
             hotWords: (flags.hotWords ?? '').split(',').map((w) => w.trim()).filter(Boolean),
             words: flags.words === true,
-            itn: flags.itn === true,
+            itn: flags.itn ?? config.postprocess.itn,
+            preprocess: flags.preprocess && config.preprocess.enabled,
+            denoise: flags.denoise === undefined ? config.preprocess.denoise : flags.denoise === 'auto' ? 'auto' : flags.denoise === 'on',
+            hotWordThreshold: flags.hotWordThreshold ?? config.postprocess.hotWordThreshold,
             progress: flags.progress && process.stderr.isTTY,
           },
           onSignals().signal,
@@ -134,6 +142,18 @@ export function buildProgram(): Command {
         process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
       });
   }
+
+  program
+    .command('itn')
+    .description('print text as Theo\'s post-processing writes it (inverse text normalisation, entities, hot words)')
+    .argument('<text...>', 'spoken-form text')
+    .option('-l, --language <code>', 'language of the text: pt-BR, pt, en', 'en')
+    .option('--hot-words <list>', 'comma-separated words or phrases to correct towards')
+    .option('--hot-word-threshold <t>', 'similarity (0..1) a word needs to be replaced by a hot word', num('--hot-word-threshold', 0, 1))
+    .option('--no-itn', 'only hot word correction')
+    .action((words: string[], flags: { language: string; hotWords?: string; hotWordThreshold?: number; itn: boolean }) => {
+      process.stdout.write(`${itnCommand(words.join(' '), flags)}\n`);
+    });
 
   const rtp = program.command('rtp').description('RTP tools: record a stream to WAV, send a WAV as RTP');
 

@@ -7,11 +7,11 @@ import { createHttpApp } from '../api/http/app.js';
 import { mountAudioRoutes } from '../api/http/audio-routes.js';
 import { createCatalog } from '../api/http/catalog.js';
 import { formatTranscription } from '../api/http/formats.js';
-import { decodeAudio } from '../audio/decode.js';
+import { prepareAudio } from '../audio/prepare.js';
+import { loadDenoiser } from '../audio/stages/denoise.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
-import { inverseNormalize } from '../postprocess/itn.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { BasicScheduler } from '../scheduler/scheduler.js';
 import { WorkerManager } from '../workers/manager.js';
@@ -54,6 +54,12 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     await Promise.all([...new Set(local.map((e) => e.manifest.name))].map((m) => workers.whenServing(m, config.workers.startTimeoutMs)));
   }
 
+  // RNNoise loads once; where it cannot, denoising is skipped with one warning and everything else runs.
+  const pre = config.preprocess;
+  const audioLog = componentLogger(logger, 'audio');
+  const warn = (message: string): void => audioLog.warn(message);
+  const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined;
+
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
   const scheduler = new BasicScheduler(workers, registry);
   const catalog = createCatalog(models, workers, config.models.default);
@@ -77,9 +83,11 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       mountAudioRoutes(router, {
         catalog,
         scheduler,
-        decode: (bytes, targetRate, signal) => decodeAudio(bytes, { targetRate, signal }),
+        prepare: (bytes, targetRate, req, signal) =>
+          prepareAudio(bytes, { targetRate, signal, preprocess: req.preprocess ?? pre.enabled, dc: pre.dc, gain: pre.gain, denoise: req.denoise ?? pre.denoise, denoiser, onWarning: warn }),
         format: formatTranscription,
-        itn: inverseNormalize,
+        itnByDefault: config.postprocess.itn,
+        hotWordThreshold: config.postprocess.hotWordThreshold,
         maxUploadBytes: config.api.maxUploadBytes,
         requestTimeoutMs: config.api.requestTimeoutMs,
         registry,

@@ -6,10 +6,11 @@ import type { Engine, EngineResult, EngineSegment, Task } from '../engines/engin
 import { createEngineFor } from '../engines/factory.js';
 import { TheoError, errorMessage } from '../errors/index.js';
 import { splitAtSilence } from '../audio/chunk.js';
-import { decodeAudio } from '../audio/decode.js';
+import { prepareAudio } from '../audio/prepare.js';
+import { loadDenoiser } from '../audio/stages/denoise.js';
 import { formatTranscription } from '../api/http/formats.js';
 import type { ResponseFormat } from '../api/http/audio-params.js';
-import { inverseNormalize } from '../postprocess/itn.js';
+import { createPostprocessor, postprocessResult } from '../postprocess/pipeline.js';
 import type { ModelEntry } from '../registry/manifest.js';
 import { capabilitiesOf } from '../registry/capabilities.js';
 
@@ -23,6 +24,13 @@ export interface TranscribeCliOptions {
   hotWords: string[];
   words: boolean;
   itn: boolean;
+  /** DC removal, denoise and gain before the engine (resampling always runs). */
+  preprocess: boolean;
+  denoise: boolean | 'auto';
+  /** Hot word similarity threshold (0..1); undefined = the default. */
+  hotWordThreshold?: number | undefined;
+  /** Warnings (e.g. the denoiser could not load) go here; default stderr. */
+  onWarning?: (message: string) => void;
   /** Show a progress bar (stderr is a TTY and the audio is long). */
   progress: boolean;
 }
@@ -67,7 +75,9 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
   } catch (err) {
     throw new TheoError('invalid_argument', `cannot read ${opts.file}: ${errorMessage(err)}`);
   }
-  const audio = await decodeAudio(bytes, { targetRate: caps.sampleRate, signal });
+  const onWarning = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const denoiser = opts.preprocess && opts.denoise !== false ? await loadDenoiser({ onWarning }) : undefined;
+  const audio = await prepareAudio(bytes, { targetRate: caps.sampleRate, signal, preprocess: opts.preprocess, dc: true, gain: true, denoise: opts.denoise, denoiser, onWarning });
   const chunks = splitAtSilence(audio.samples, audio.sampleRate, 30);
 
   const engine: Engine = await createEngineFor(entry);
@@ -82,7 +92,7 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
         task: opts.task,
         language: opts.language ?? entry.manifest.defaults.language,
         prompt: opts.prompt,
-        hotWords: opts.hotWords,
+        hotWords: caps.hotWords ? opts.hotWords : [],
         temperature: opts.temperature,
         wordTimestamps: opts.words,
         signal,
@@ -90,11 +100,9 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
       parts.push({ offset: c.start / audio.sampleRate, result });
       bar?.update(Math.round(c.end / audio.sampleRate));
     }
-    let merged = mergeResults(parts, audio.duration);
-    if (opts.itn) {
-      const lang = merged.language;
-      merged = { ...merged, text: inverseNormalize(merged.text, lang), segments: merged.segments.map((s) => ({ ...s, text: inverseNormalize(s.text, lang) })) };
-    }
+    const raw = mergeResults(parts, audio.duration);
+    const pp = createPostprocessor({ hotWordThreshold: opts.hotWordThreshold });
+    const merged = postprocessResult(pp, raw, { itn: opts.itn, hotWords: opts.hotWords, language: raw.language });
     const out = formatTranscription(merged, opts.task, opts.format, { word: opts.words, segment: true });
     return typeof out.body === 'string' ? out.body : `${JSON.stringify(out.body, null, 2)}\n`;
   } finally {

@@ -32,6 +32,8 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_WORKER_REPLICAS', ['workers', 'replicas'], 'int'],
   ['THEO_API_KEY', ['api', 'apiKey'], 'string'],
   ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
+  ['THEO_PREPROCESS', ['preprocess', 'enabled'], 'bool'],
+  ['THEO_ITN', ['postprocess', 'itn'], 'bool'],
   // The Hugging Face names first, so Theo's own names win when both are set.
   ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
   ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],

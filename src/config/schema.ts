@@ -85,6 +85,28 @@ const apiSchema = z
   })
   .strict();
 
+const preprocessSchema = z
+  .object({
+    /** Run the preprocessing chain (DC removal, gain, denoise) before the engine; resampling always runs. */
+    enabled: z.boolean().default(true),
+    /** 20 Hz high-pass (2nd-order Butterworth). */
+    dc: z.boolean().default(true),
+    /** Peak normalisation to -3 dBFS over a 500 ms window. */
+    gain: z.boolean().default(true),
+    /** RNNoise: 'auto' = on for telephony audio (8 kHz or narrower, G.711), off for wideband. */
+    denoise: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  })
+  .strict();
+
+const postprocessSchema = z
+  .object({
+    /** Inverse text normalisation and entity formatting of finals, unless a request says otherwise. */
+    itn: z.boolean().default(true),
+    /** Similarity (0..1) a recognised word needs to be replaced by a hot word; higher is stricter. */
+    hotWordThreshold: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
 const hubSchema = z
   .object({
     /** A Hugging Face compatible hub. */
@@ -108,6 +130,8 @@ export const configSchema = z
     workers: workersSchema.default(() => workersSchema.parse({})),
     api: apiSchema.default(() => apiSchema.parse({})),
     hub: hubSchema.default(() => hubSchema.parse({})),
+    preprocess: preprocessSchema.default(() => preprocessSchema.parse({})),
+    postprocess: postprocessSchema.default(() => postprocessSchema.parse({})),
   })
   .strict();
 
@@ -118,3 +142,5 @@ export type ModelsConfig = TheoConfig['models'];
 export type WorkersConfig = TheoConfig['workers'];
 export type ApiConfig = TheoConfig['api'];
 export type HubConfig = TheoConfig['hub'];
+export type PreprocessConfig = TheoConfig['preprocess'];
+export type PostprocessConfig = TheoConfig['postprocess'];

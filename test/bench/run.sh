@@ -8,4 +8,6 @@ npx tsx test/bench/codec.bench.ts
 npx tsx test/bench/codec-simd.bench.ts
 npx tsx test/bench/packet-path.bench.ts
 npx tsx test/bench/streams.bench.ts "$@"
+npx tsx test/bench/preprocess.bench.ts
+npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SOUNDS } from '../helpers/audio.js';
 import { encodeWav, readWav } from '../../src/audio/wav.js';
 import { chain, writeTinyWhisper } from '../helpers/tiny-whisper/index.js';
-import { runTheo, type TheoRun } from '../helpers/theo.js';
+import { serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
 
 // PocketSphinx's US English model hears this telephone-band prompt right ("Thank you for your patience");
 // it mishears hello-world.wav, which the Whisper tests below use.
@@ -19,17 +19,11 @@ const EXPECTED = ['thank', 'you', 'patience'];
 const dir = mkdtempSync(join(tmpdir(), 'theo-openai-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: TheoRun; url: string }> {
-  const run = runTheo(['serve', '--port', '0', ...args], env);
-  const line = await run.waitForLine(/listening on/, 120_000);
-  return { run, url: /listening on (\S+)/.exec(line)![1]! };
-}
+const serve = serveTheo;
 
 async function stop(run: TheoRun | undefined): Promise<void> {
-  if (!run || run.child.exitCode !== null) return;
-  run.child.kill('SIGTERM');
-  const done = await run.done;
-  expect(done.code, done.stderr).toBe(0);
+  const done = await stopTheo(run);
+  if (done) expect(done.code, done.stderr).toBe(0);
 }
 
 /** The `param` of an OpenAI-shaped error body. */

@@ -6,7 +6,10 @@
 //           the clock covers decode + transcribe of each file.
 //   theo:   `theo serve --preload` as a child process; each file's bytes POSTed to
 //           /v1/audio/transcriptions (multipart, response_format=json); the clock covers each request
-//           end to end (upload, multipart, decode, scheduler, worker IPC, transcribe, response).
+//           end to end (upload, multipart, decode, preprocessing, scheduler, worker IPC, transcribe,
+//           response). Two variants, one after the other on the same server: preprocessing off
+//           (preprocess=false: only the resampler) and on (the server's defaults: DC removal, gain, and
+//           RNNoise for these telephone prompts). Both send itn=false, so the text is the recogniser's.
 //
 // Both paths run one file at a time, after one untimed warm-up file. WER = word errors / reference words
 // over all files (normalizeText on both sides); RTF = processing seconds / audio seconds.
@@ -14,8 +17,8 @@
 // Options: --limit N (N prompts spread evenly over the sorted list), --model NAME (default
 // pocketsphinx-en-us), --json FILE (default test/bench/results/wer.json), --rtp-ports A-B (default
 // 42940-42959), --no-build (skip `npm run -s build`).
-// Exit status: 0 done; 1 Theo's WER is worse than the baseline's by more than 0.5 percentage points;
-// 2 setup error (corpus or model missing, server did not start).
+// Exit status: 0 done; 1 Theo's WER (preprocessing off) is worse than the baseline's, or preprocessing on is
+// worse than off, by more than 0.5 percentage points; 2 setup error (corpus or model missing, server did not start).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -34,12 +37,27 @@ const THEO_BIN = resolve(ROOT, 'bin/theo.js');
 /** Theo may be this much worse than the baseline (absolute WER) before the run fails. */
 const TOLERANCE = 0.005;
 
+interface PathResult {
+  text: string;
+  ms: number;
+  errors: number;
+  error?: string;
+}
+
+/** The Theo variants: label, and the form fields each request adds. */
+const VARIANTS = [
+  { key: 'theo', label: 'Theo, preprocessing off', fields: { preprocess: 'false', itn: 'false' } },
+  { key: 'theoPre', label: 'Theo, preprocessing on (defaults)', fields: { itn: 'false' } },
+] as const;
+type PathKey = 'direct' | (typeof VARIANTS)[number]['key'];
+
 interface FileResult {
   name: string;
   audioSeconds: number;
   reference: string;
-  direct: { text: string; ms: number; errors: number; error?: string };
-  theo: { text: string; ms: number; errors: number; error?: string };
+  direct: PathResult;
+  theo: PathResult;
+  theoPre: PathResult;
   refWords: number;
 }
 
@@ -92,7 +110,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
-function summarise(results: FileResult[], path: 'direct' | 'theo'): PathSummary {
+function summarise(results: FileResult[], path: PathKey): PathSummary {
   const refWords = results.reduce((s, r) => s + r.refWords, 0);
   const errors = results.reduce((s, r) => s + r[path].errors, 0);
   const audioSeconds = results.reduce((s, r) => s + r.audioSeconds, 0);
@@ -168,11 +186,12 @@ async function startServer(model: string, rtpPorts: string): Promise<Server> {
   };
 }
 
-async function postFile(url: string, model: string, name: string, bytes: Buffer): Promise<string> {
+async function postFile(url: string, model: string, name: string, bytes: Buffer, fields: Record<string, string>): Promise<string> {
   const form = new FormData();
   form.append('file', new Blob([bytes], { type: 'audio/wav' }), `${name.replace(/\//g, '_')}.wav`);
   form.append('model', model);
   form.append('response_format', 'json');
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
   const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
   const body = await res.text();
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.slice(0, 300)}`);
@@ -188,14 +207,14 @@ function progress(label: string, i: number, n: number, t0: number): void {
 const fmt = (x: number, d: number): string => x.toFixed(d);
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
-function table(direct: PathSummary, theo: PathSummary): string {
+function table(direct: PathSummary, variants: Array<{ label: string; s: PathSummary }>): string {
   const row = (label: string, s: PathSummary): string =>
     `| ${label} | ${s.files} | ${s.failed} | ${s.refWords} | ${s.errors} | **${pct(s.wer)}** | ${fmt(s.audioSeconds, 1)} | ${fmt(s.processingSeconds, 1)} | **${fmt(s.rtf, 3)}** | ${fmt(s.p50Ms, 0)} | ${fmt(s.p95Ms, 0)} |`;
   return [
     '| path | files | failed | ref words | word errors | WER | audio s | processing s | RTF | p50 ms | p95 ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     row('direct (engine in-process, baseline)', direct),
-    row('Theo (`theo serve`, HTTP API)', theo),
+    ...variants.map((v) => row(`${v.label} (\`theo serve\`, HTTP API)`, v.s)),
   ].join('\n');
 }
 
@@ -222,6 +241,7 @@ async function main(): Promise<number> {
     refWords: wordErrors(prompt.text, '').refWords,
     direct: { text: '', ms: 0, errors: 0 },
     theo: { text: '', ms: 0, errors: 0 },
+    theoPre: { text: '', ms: 0, errors: 0 },
   }));
 
   // Baseline: the engine in this process.
@@ -258,19 +278,21 @@ async function main(): Promise<number> {
   process.once('exit', kill);
   let exitCode: number | null = null;
   try {
-    const warm = files[0]!;
-    await postFile(server.url, opts.model, warm.prompt.name, warm.bytes);
-    const t0 = performance.now();
-    for (const [i, f] of files.entries()) {
-      const r = results[i]!;
-      const start = performance.now();
-      try {
-        r.theo.text = await postFile(server.url, opts.model, f.prompt.name, f.bytes);
-      } catch (err) {
-        r.theo.error = errorText(err);
+    for (const v of VARIANTS) {
+      const warm = files[0]!;
+      await postFile(server.url, opts.model, warm.prompt.name, warm.bytes, v.fields);
+      const t0 = performance.now();
+      for (const [i, f] of files.entries()) {
+        const r = results[i]![v.key];
+        const start = performance.now();
+        try {
+          r.text = await postFile(server.url, opts.model, f.prompt.name, f.bytes, v.fields);
+        } catch (err) {
+          r.error = errorText(err);
+        }
+        r.ms = performance.now() - start;
+        progress(v.key, i + 1, files.length, t0);
       }
-      r.theo.ms = performance.now() - start;
-      progress('theo', i + 1, files.length, t0);
     }
   } finally {
     exitCode = await server.stop();
@@ -278,13 +300,15 @@ async function main(): Promise<number> {
   }
 
   for (const r of results) {
-    r.direct.errors = wordErrors(r.reference, r.direct.text).errors;
-    r.theo.errors = wordErrors(r.reference, r.theo.text).errors;
+    for (const key of ['direct', 'theo', 'theoPre'] as const) r[key].errors = wordErrors(r.reference, r[key].text).errors;
   }
   const direct = summarise(results, 'direct');
   const theo = summarise(results, 'theo');
+  const theoPre = summarise(results, 'theoPre');
   const differing = results.filter((r) => normalizeText(r.direct.text) !== normalizeText(r.theo.text));
+  const preDiffering = results.filter((r) => normalizeText(r.theo.text) !== normalizeText(r.theoPre.text));
   const deltaPts = (theo.wer - direct.wer) * 100;
+  const preDeltaPts = (theoPre.wer - theo.wer) * 100;
   const command = `npm run eval:wer${opts.argv.length > 0 ? ` -- ${opts.argv.join(' ')}` : ''}`;
 
   const jsonPath = resolve(ROOT, opts.json);
@@ -300,8 +324,11 @@ async function main(): Promise<number> {
         corpus: { dir: PROMPTS_DIR, transcripts: TRANSCRIPTS_FILE, prompts: all.length, evaluated: results.length },
         direct,
         theo,
+        theoPreprocessed: theoPre,
         werDeltaPoints: deltaPts,
+        preprocessingDeltaPoints: preDeltaPts,
         differingFiles: differing.length,
+        preprocessingDifferingFiles: preDiffering.length,
         serverExitCode: exitCode,
         files: results,
       },
@@ -314,9 +341,10 @@ async function main(): Promise<number> {
     '',
     `## WER: ${opts.model} on ${results.length} of ${all.length} asterisk-core-sounds-en prompts`,
     '',
-    table(direct, theo),
+    table(direct, VARIANTS.map((v) => ({ label: v.label, s: summarise(results, v.key) }))),
     '',
-    `Theo − direct WER: ${deltaPts >= 0 ? '+' : ''}${deltaPts.toFixed(2)} percentage points. Files whose normalised texts differ between the paths: ${differing.length} of ${results.length}.`,
+    `Theo (preprocessing off) − direct WER: ${deltaPts >= 0 ? '+' : ''}${deltaPts.toFixed(2)} percentage points. Files whose normalised texts differ between the paths: ${differing.length} of ${results.length}.`,
+    `Preprocessing on − off WER: ${preDeltaPts >= 0 ? '+' : ''}${preDeltaPts.toFixed(2)} percentage points; ${preDiffering.length} files differ. Theo (on) / direct RTF: ${direct.rtf === 0 ? 'n/a' : (theoPre.rtf / direct.rtf).toFixed(2)}x.`,
     `Theo / direct RTF: ${direct.rtf === 0 ? 'n/a' : (theo.rtf / direct.rtf).toFixed(2)}x. Per-file results: ${opts.json}`,
     `Reproduce: ${command}`,
   ];
@@ -325,6 +353,10 @@ async function main(): Promise<number> {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (exitCode !== 0) process.stderr.write(`note: theo serve exited with ${String(exitCode)} on SIGTERM\n`);
 
+  if (theoPre.wer - theo.wer > TOLERANCE) {
+    process.stderr.write(`FAIL: with preprocessing on the WER (${pct(theoPre.wer)}) is worse than with it off (${pct(theo.wer)}) by ${preDeltaPts.toFixed(2)} points.\n`);
+    return 1;
+  }
   if (theo.wer - direct.wer > TOLERANCE) {
     process.stderr.write(
       `FAIL: Theo's WER (${pct(theo.wer)}) is worse than the baseline's (${pct(direct.wer)}) by ${deltaPts.toFixed(2)} points, more than the ${TOLERANCE * 100} allowed; ` +

@@ -52,3 +52,20 @@ export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
     },
   };
 }
+
+/** `theo serve --port 0 ...args`; resolves with the run and its URL once it prints `listening on`. */
+export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: TheoRun; url: string }> {
+  const run = runTheo(['serve', '--port', '0', ...args], env);
+  const line = await run.waitForLine(/listening on/, 120_000);
+  const url = /listening on (\S+)/.exec(line)?.[1];
+  if (!url) throw new Error(`no URL in '${line}'`);
+  return { run, url };
+}
+
+/** SIGTERM, then the exit status (0 on a graceful stop). */
+export async function stopTheo(run: TheoRun | undefined): Promise<{ code: number | null; stderr: string } | undefined> {
+  if (!run || run.child.exitCode !== null) return undefined;
+  run.child.kill('SIGTERM');
+  const done = await run.done;
+  return { code: done.code, stderr: done.stderr };
+}

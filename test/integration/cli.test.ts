@@ -109,3 +109,24 @@ describe('theo transcribe / translate', () => {
     expect(garbage.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 });
+
+describe('theo itn', () => {
+  it('prints the written form of spoken pt-BR and English, with hot words', async () => {
+    const pt = await runTheo(['itn', '--language', 'pt-BR', 'o valor é dois mil e quinhentos reais']).done;
+    expect(pt.code, pt.stderr).toBe(0);
+    expect(pt.stdout).toBe('o valor é R$ 2.500,00\n');
+    const en = await runTheo(['itn', 'it costs twenty five dollars']).done;
+    expect(en.code, en.stderr).toBe(0);
+    expect(en.stdout).toBe('it costs $25.00\n');
+    const hot = await runTheo(['itn', '--language', 'pt-BR', '--hot-words', 'Itaú', 'paguei no ita u']).done;
+    expect(hot.stdout).toBe('paguei no Itaú\n');
+    const off = await runTheo(['itn', '--no-itn', 'twenty five']).done;
+    expect(off.stdout).toBe('twenty five\n');
+  });
+
+  it('refuses a language it has no rules for, with one clear line', async () => {
+    const r = await runTheo(['itn', '--language', 'fr', 'vingt']).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^theo: no post-processing rules for language 'fr'/);
+  });
+});

@@ -14,10 +14,15 @@ export interface AudioParams {
   temperature: number;
   granularities: { word: boolean; segment: boolean };
   hotWords: string[];
-  itn: boolean;
+  /** Undefined = the server's default (config postprocess.itn). */
+  itn: boolean | undefined;
+  /** Undefined = the server's default (config preprocess.enabled). */
+  preprocess: boolean | undefined;
+  /** Undefined = the server's default (config preprocess.denoise). */
+  denoise: boolean | 'auto' | undefined;
 }
 
-const KNOWN_FIELDS = new Set(['model', 'language', 'prompt', 'response_format', 'temperature', 'timestamp_granularities[]', 'timestamp_granularities', 'hot_words', 'hot_words[]', 'itn', 'stream', 'chunking_strategy', 'include[]']);
+const KNOWN_FIELDS = new Set(['model', 'language', 'prompt', 'response_format', 'temperature', 'timestamp_granularities[]', 'timestamp_granularities', 'hot_words', 'hot_words[]', 'itn', 'preprocess', 'denoise', 'stream', 'chunking_strategy', 'include[]']);
 
 function one(fields: Map<string, string[]>, name: string): string | undefined {
   const v = fields.get(name);
@@ -68,10 +73,23 @@ export function parseAudioParams(fields: Map<string, string[]>, task: Task): Aud
   }
   if (hotWords.length > 100) throw badParam('hot_words', `at most 100 hot words, got ${hotWords.length}`);
 
-  const itnRaw = one(fields, 'itn');
-  if (itnRaw !== undefined && itnRaw !== 'true' && itnRaw !== 'false') throw badParam('itn', `itn must be 'true' or 'false', got '${itnRaw}'`);
+  for (const w of hotWords) if (w.length > 100) throw badParam('hot_words', `a hot word is at most 100 characters, got ${w.length}`);
 
-  return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn: itnRaw === 'true' };
+  const itn = flag(fields, 'itn');
+  const preprocess = flag(fields, 'preprocess');
+  const denoiseRaw = one(fields, 'denoise');
+  if (denoiseRaw !== undefined && !['true', 'false', 'auto'].includes(denoiseRaw)) throw badParam('denoise', `denoise must be 'true', 'false' or 'auto', got '${denoiseRaw}'`);
+  const denoise = denoiseRaw === undefined ? undefined : denoiseRaw === 'auto' ? 'auto' : denoiseRaw === 'true';
+
+  return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn, preprocess, denoise };
+}
+
+/** A 'true'/'false' form field; undefined when absent. */
+function flag(fields: Map<string, string[]>, name: string): boolean | undefined {
+  const raw = one(fields, name);
+  if (raw === undefined) return undefined;
+  if (raw !== 'true' && raw !== 'false') throw badParam(name, `${name} must be 'true' or 'false', got '${raw}'`);
+  return raw === 'true';
 }
 
 /** Rejects what the model cannot do. */
@@ -81,5 +99,6 @@ export function checkCapabilities(p: AudioParams, task: Task, model: string, cap
     throw badParam('language', `model '${model}' does not know language '${p.language}' (it knows: ${caps.languages.join(', ')})`, 'unsupported_language');
   }
   if (p.granularities.word && !caps.wordTimestamps) throw badParam('timestamp_granularities[]', `model '${model}' gives no word timestamps`, 'unsupported_for_model');
-  if (p.hotWords.length > 0 && !caps.hotWords) throw badParam('hot_words', `model '${model}' does not support hot words`, 'unsupported_for_model');
+  // Hot words work with every model: post-processing corrects near misses; engines that can also bias
+  // decoding towards them (caps.hotWords) get them too.
 }

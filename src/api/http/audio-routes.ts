@@ -1,5 +1,6 @@
 // POST /v1/audio/transcriptions and /v1/audio/translations (the OpenAI batch contract) and GET /v1/models.
-// Upload → form checks → decode to the model's rate → scheduler → worker → response format.
+// Upload → form checks → decode → preprocess (resample to the model's rate, DC, denoise, gain) → scheduler →
+// worker → post-process the final text (hot words, ITN, entities) → response format.
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -8,6 +9,8 @@ import type { EngineCapabilities, EngineResult, Task } from '../../engines/engin
 import type { Logger } from '../../observability/logger.js';
 import type { ModelEntry } from '../../registry/manifest.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
+import type { PreparedAudio } from '../../audio/prepare.js';
+import { createPostprocessor, postprocessResult } from '../../postprocess/pipeline.js';
 import type { FileTranscriptionResult } from '../../workers/types.js';
 import { ApiError, badParam } from './api-error.js';
 import { checkCapabilities, parseAudioParams, type AudioParams, type ResponseFormat } from './audio-params.js';
@@ -23,10 +26,10 @@ export interface ModelCatalog {
   state(name: string): string;
 }
 
-export interface DecodedAudio {
-  samples: Float32Array;
-  sampleRate: number;
-  duration: number;
+/** What a request asks of preprocessing; undefined fields take the server's defaults. */
+export interface PrepareRequest {
+  preprocess: boolean | undefined;
+  denoise: boolean | 'auto' | undefined;
 }
 
 export interface FormattedResponse {
@@ -37,10 +40,13 @@ export interface FormattedResponse {
 export interface AudioRoutesDeps {
   catalog: ModelCatalog;
   scheduler: Scheduler;
-  decode(bytes: Uint8Array, targetRate: number, signal: AbortSignal): Promise<DecodedAudio>;
+  /** Decodes and preprocesses an upload to mono float at targetRate. */
+  prepare(bytes: Uint8Array, targetRate: number, request: PrepareRequest, signal: AbortSignal): Promise<PreparedAudio>;
   format(result: EngineResult, task: Task, format: ResponseFormat, granularities: AudioParams['granularities']): FormattedResponse;
-  /** Post-processing of final text (inverse text normalisation), applied when the request asks for it. */
-  itn?(text: string, language: string): string;
+  /** Inverse text normalisation and entity formatting unless the request says itn=false. */
+  itnByDefault: boolean;
+  /** Hot word similarity threshold (0..1); undefined = the stage's default. */
+  hotWordThreshold?: number | undefined;
   maxUploadBytes: number;
   requestTimeoutMs: number;
   registry: Registry;
@@ -55,6 +61,25 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
     labelNames: ['model', 'task'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180],
     registers: [deps.registry],
+  });
+  const preTime = new Histogram({
+    name: 'preprocessing_duration_seconds',
+    help: 'CPU time of each audio preprocessing stage per batch request (decode is stage "decode")',
+    labelNames: ['stage'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [deps.registry],
+  });
+  const postTime = new Histogram({
+    name: 'postprocessing_duration_seconds',
+    help: 'time of each text post-processing stage per final transcript text',
+    labelNames: ['stage'],
+    buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],
+    registers: [deps.registry],
+  });
+  const postprocessor = createPostprocessor({
+    hotWordThreshold: deps.hotWordThreshold,
+    onStage: (stage, seconds) => postTime.observe({ stage }, seconds),
+    onError: (stage, err) => deps.logger.error({ err, stage }, 'post-processing stage failed; text kept as it was'),
   });
   const requests = new Counter({ name: 'theo_transcription_requests_total', help: 'batch transcription/translation requests by model, task and outcome', labelNames: ['model', 'task', 'outcome'], registers: [deps.registry] });
 
@@ -77,7 +102,9 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
     ctx.req.socket.once('close', onClose);
     const timer = setTimeout(() => ac.abort(new ApiError(504, `the request took longer than ${deps.requestTimeoutMs} ms`, { code: 'timeout' })), deps.requestTimeoutMs);
     try {
-      const audio = await deps.decode(form.file.bytes, caps.sampleRate, ac.signal);
+      const audio = await deps.prepare(form.file.bytes, caps.sampleRate, { preprocess: params.preprocess, denoise: params.denoise }, ac.signal);
+      preTime.observe({ stage: 'decode' }, audio.decodeSeconds);
+      for (const [stage, seconds] of Object.entries(audio.timings)) preTime.observe({ stage }, seconds);
       let result: FileTranscriptionResult;
       try {
         result = await deps.scheduler.submit({
@@ -90,7 +117,7 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
             language: params.language ?? entry.manifest.defaults.language,
             task,
             prompt: params.prompt,
-            hotWords: params.hotWords,
+            hotWords: caps.hotWords ? params.hotWords : [],
             temperature: params.temperature,
             wordTimestamps: params.granularities.word,
             priority: 0,
@@ -100,18 +127,17 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
         if (ac.signal.aborted && ac.signal.reason instanceof ApiError) throw ac.signal.reason;
         throw err;
       }
-      if (params.itn && deps.itn) {
-        const lang = result.language;
-        const itn = (t: string): string => deps.itn?.(t, lang) ?? t;
-        result = { ...result, text: itn(result.text), segments: result.segments.map((s) => ({ ...s, text: itn(s.text) })) };
-      }
+      const post = { itn: params.itn ?? deps.itnByDefault, hotWords: params.hotWords, language: result.language };
+      result = postprocessResult(postprocessor, result, post);
       audioSeconds.inc({ model, task }, audio.duration);
       inference.observe({ model, task }, result.inferenceSeconds);
       requests.inc({ model, task, outcome: 'ok' });
       const out = deps.format(result, task, params.responseFormat, params.granularities);
       ctx.type = out.contentType;
-      ctx.body = out.body;
-      deps.logger.debug({ requestId, model, task, audio_s: audio.duration, inference_s: result.inferenceSeconds }, 'transcribed');
+      ctx.set('X-Theo-Audio-Quality', audio.quality);
+      ctx.set('X-Theo-Preprocessing', audio.stages.join(',') || 'none');
+      ctx.body = params.responseFormat === 'verbose_json' && typeof out.body === 'object' ? { ...out.body, audio_quality: audio.quality } : out.body;
+      deps.logger.debug({ requestId, model, task, audio_s: audio.duration, quality: audio.quality, stages: audio.stages, inference_s: result.inferenceSeconds }, 'transcribed');
     } catch (err) {
       requests.inc({ model, task, outcome: err instanceof ApiError ? String(err.status) : 'error' });
       throw err;

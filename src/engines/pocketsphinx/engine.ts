@@ -142,6 +142,7 @@ export class PocketsphinxEngine implements Engine {
     const mean = decoder.cepstralMean(pcm);
     if (mean) decoder.setCmn(mean);
     else decoder.resetCmn();
+    decoder.startStream();
     decoder.startUtterance();
     try {
       for (let off = 0; off < pcm.length; off += BATCH_CHUNK) {
@@ -199,8 +200,9 @@ class PocketsphinxStream implements EngineStream {
     private readonly onClose: (s: PocketsphinxStream) => void,
   ) {
     this.interim = options.interimResults;
-    // A pooled decoder remembers its previous stream's channel.
+    // A pooled decoder remembers its previous stream's channel and noise.
     decoder.resetCmn();
+    decoder.startStream();
   }
 
   push(pcm: Float32Array): void {

@@ -28,6 +28,7 @@ interface Api {
   psInit: (cfg: unknown) => unknown;
   psFree: (ps: unknown) => number;
   startUtt: (ps: unknown) => number;
+  startStream: (ps: unknown) => number;
   processRaw: (ps: unknown, data: Int16Array, n: number, noSearch: number, fullUtt: number) => number;
   endUtt: (ps: unknown) => number;
   getHyp: (ps: unknown, score: number[]) => string | null;
@@ -46,6 +47,7 @@ interface Api {
   feInit: (config: unknown) => unknown;
   feFree: (fe: unknown) => number;
   feStartUtt: (fe: unknown) => number;
+  feStartStream: (fe: unknown) => void;
   feProcessUtt: (fe: unknown, data: Int16Array, n: number, cep: unknown[], nframes: number[]) => number;
   feFree2d: (arr: unknown) => void;
 }
@@ -85,6 +87,7 @@ function loadApi(): Api {
     psInit: ps.func('ps_decoder_t *ps_init(cmd_ln_t *config)') as Api['psInit'],
     psFree: ps.func('int ps_free(ps_decoder_t *ps)') as Api['psFree'],
     startUtt: ps.func('int ps_start_utt(ps_decoder_t *ps)') as Api['startUtt'],
+    startStream: ps.func('int ps_start_stream(ps_decoder_t *ps)') as Api['startStream'],
     processRaw: ps.func('int ps_process_raw(ps_decoder_t *ps, const int16_t *data, size_t n_samples, int no_search, int full_utt)') as Api['processRaw'],
     endUtt: ps.func('int ps_end_utt(ps_decoder_t *ps)') as Api['endUtt'],
     getHyp: ps.func('const char *ps_get_hyp(ps_decoder_t *ps, _Out_ int32_t *out_best_score)') as Api['getHyp'],
@@ -104,6 +107,7 @@ function loadApi(): Api {
     feInit: sb.func('fe_t *fe_init_auto_r(cmd_ln_t *config)') as Api['feInit'],
     feFree: sb.func('int fe_free(fe_t *fe)') as Api['feFree'],
     feStartUtt: sb.func('int fe_start_utt(fe_t *fe)') as Api['feStartUtt'],
+    feStartStream: sb.func('void fe_start_stream(fe_t *fe)') as Api['feStartStream'],
     feProcessUtt: sb.func('int fe_process_utt(fe_t *fe, const int16_t *spch, size_t nsamps, _Out_ void **cep_block, _Out_ int32_t *nframes)') as Api['feProcessUtt'],
     feFree2d: sb.func('void fe_free_2d(void *arr)') as Api['feFree2d'],
   };
@@ -195,6 +199,14 @@ export class Decoder {
     return this.inUtt;
   }
 
+  /**
+   * Starts a new audio stream: the front end's noise estimate (-remove_noise) and sample counter start
+   * afresh, so what an earlier clip taught them cannot change how this one is heard.
+   */
+  startStream(): void {
+    this.check(this.native.startStream(this.live()), 'ps_start_stream');
+  }
+
   startUtterance(): void {
     this.check(this.native.startUtt(this.live()), 'ps_start_utt');
     this.inUtt = true;
@@ -258,6 +270,7 @@ export class Decoder {
     if (!this.cmnControl || this.handle === undefined) return undefined;
     const cep: unknown[] = [null];
     const nframes = [0];
+    this.native.feStartStream(this.fe); // a fresh noise estimate: the mean depends on this clip alone
     this.native.feStartUtt(this.fe);
     if (this.native.feProcessUtt(this.fe, samples, samples.length, cep, nframes) < 0 || !cep[0]) return undefined;
     try {

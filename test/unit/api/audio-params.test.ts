@@ -34,15 +34,15 @@ const caps: EngineCapabilities = {
 describe('batch API form fields', () => {
   it('defaults: json, temperature 0, segment timestamps', () => {
     const p = parseAudioParams(form({ model: 'm' }), 'transcribe');
-    expect(p).toMatchObject({ model: 'm', responseFormat: 'json', temperature: 0, granularities: { word: false, segment: true }, hotWords: [], itn: false });
+    expect(p).toMatchObject({ model: 'm', responseFormat: 'json', temperature: 0, granularities: { word: false, segment: true }, hotWords: [], itn: undefined, preprocess: undefined, denoise: undefined });
   });
 
   it('reads every field the OpenAI SDK sends, and Theo extras', () => {
     const p = parseAudioParams(
-      form({ model: 'm', language: 'EN', prompt: 'p', response_format: 'verbose_json', temperature: '0.4', 'timestamp_granularities[]': ['word', 'segment'], hot_words: 'Theo, Asterisk', itn: 'true' }),
+      form({ model: 'm', language: 'EN', prompt: 'p', response_format: 'verbose_json', temperature: '0.4', 'timestamp_granularities[]': ['word', 'segment'], hot_words: 'Theo, Asterisk', itn: 'true', preprocess: 'false', denoise: 'auto' }),
       'transcribe',
     );
-    expect(p).toMatchObject({ language: 'en', prompt: 'p', responseFormat: 'verbose_json', temperature: 0.4, granularities: { word: true, segment: true }, hotWords: ['Theo', 'Asterisk'], itn: true });
+    expect(p).toMatchObject({ language: 'en', prompt: 'p', responseFormat: 'verbose_json', temperature: 0.4, granularities: { word: true, segment: true }, hotWords: ['Theo', 'Asterisk'], itn: true, preprocess: false, denoise: 'auto' });
   });
 
   it('names the parameter of each bad value', () => {
@@ -57,6 +57,9 @@ describe('batch API form fields', () => {
     rejects(() => parseAudioParams(form({ colour: 'red' }), 'transcribe'), 'colour', /unknown parameter/);
     rejects(() => parseAudioParams(form({ stream: 'true' }), 'transcribe'), 'stream', /realtime/);
     rejects(() => parseAudioParams(form({ itn: 'yes' }), 'transcribe'), 'itn', /'true' or 'false'/);
+    rejects(() => parseAudioParams(form({ preprocess: '1' }), 'transcribe'), 'preprocess', /'true' or 'false'/);
+    rejects(() => parseAudioParams(form({ denoise: 'on' }), 'transcribe'), 'denoise', /'true', 'false' or 'auto'/);
+    rejects(() => parseAudioParams(form({ hot_words: 'x'.repeat(101) }), 'transcribe'), 'hot_words', /at most 100 characters/);
   });
 
   it('rejects what the model cannot do', () => {
@@ -64,7 +67,8 @@ describe('batch API form fields', () => {
     rejects(() => checkCapabilities(p({ language: 'fr' }), 'transcribe', 'ps', caps), 'language', /does not know language 'fr'/);
     rejects(() => checkCapabilities(p({}), 'translate', 'ps', caps), 'model', /cannot translate/);
     rejects(() => checkCapabilities(p({ response_format: 'verbose_json', 'timestamp_granularities[]': 'word' }), 'transcribe', 'ps', caps), 'timestamp_granularities[]', /no word timestamps/);
-    rejects(() => checkCapabilities(p({ hot_words: 'x' }), 'transcribe', 'ps', caps), 'hot_words', /hot words/);
+    // hot words are corrected after recognition for every model, so none is rejected for them
+    expect(() => checkCapabilities(p({ hot_words: 'Theo' }), 'transcribe', 'ps', caps)).not.toThrow();
     expect(() => checkCapabilities(p({ language: 'en' }), 'transcribe', 'ps', caps)).not.toThrow();
   });
 });

@@ -101,7 +101,7 @@ describe('readWavFloat', () => {
     expect([...ext.samples]).toEqual([-1, 0.5]);
   });
 
-  it('32- and 64-bit float, plain and extensible, with NaN silenced and overs clamped', () => {
+  it('32- and 64-bit float, plain and extensible, with NaN and infinities silenced and overs clamped', () => {
     const f32 = Buffer.alloc(16);
     [0.25, -0.75, Number.NaN, 3].forEach((v, i) => f32.writeFloatLE(v, i * 4));
     expect([...readWavFloat(wavBytes(fmtBody(3, 1, 8000, 32), f32)).samples]).toEqual([0.25, -0.75, 0, 1]);
@@ -111,7 +111,7 @@ describe('readWavFloat', () => {
     f64.writeDoubleLE(-Infinity, 8);
     const a = readWavFloat(wavBytes(fmtBody(3, 1, 8000, 64), f64));
     expect(a.encoding).toBe('pcm_f64le');
-    expect([...a.samples]).toEqual([0.125, -1]);
+    expect([...a.samples]).toEqual([0.125, 0]);
   });
 
   it('mu-law (tag 7) and A-law (tag 6)', () => {

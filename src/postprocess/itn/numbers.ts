@@ -1,0 +1,190 @@
+// Number-phrase parser over a language table: cardinals ("dois mil e quinhentos"), ordinals ("vigésimo
+// primeiro", "twenty first"), digit-by-digit runs ("nove oito sete", "four one five") and amounts with a
+// fraction ("três vírgula cinco"). It only reads; rules.ts decides what a phrase becomes.
+
+import { nextWord, type Token } from './tokens.js';
+import type { ItnTable, NumClass, NumWord, OrdinalWord } from './types.js';
+
+/** Numbers above this stay words (beyond what anyone dictates; keeps arithmetic exact). */
+const MAX_VALUE = 1e15;
+/** Longest phrase or run the parser reads from one position (keeps very long inputs linear). */
+const MAX_WORDS = 48;
+
+export interface NumPhrase {
+  value: number;
+  /** Token index of the first and last number word. */
+  start: number;
+  end: number;
+  /** Number words read (connectors not counted). */
+  words: number;
+  /** Largest scale used (1 when none): "dois milhões" → 1e6. */
+  scale: number;
+  lastCls: NumClass;
+  /** Key of the first word. */
+  firstKey: string;
+  /** Suffix of the last word when it is an ordinal that carries one. */
+  suffix?: string;
+}
+
+interface State {
+  total: number;
+  group: number;
+  lastScale: number;
+  last: NumClass | undefined;
+}
+
+function fits(s: State, w: NumWord, key: string, table: ItnTable): boolean {
+  const { group, last } = s;
+  switch (w.cls) {
+    case 'unit':
+      return group % 10 === 0 && last !== 'unit' && last !== 'teen' && (group % 100 === 0 || last === 'ten');
+    case 'teen':
+    case 'ten':
+      return group % 100 === 0 && last !== 'unit' && last !== 'teen' && last !== 'ten';
+    case 'hundred':
+      return group === 0 && last !== 'unit' && last !== 'teen' && last !== 'ten' && last !== 'hundred' && last !== 'hundredMul';
+    case 'hundredMul':
+      return group > 0 && group < 100 && (last === 'unit' || last === 'teen' || last === 'ten');
+    case 'scale':
+      if (w.value >= s.lastScale) return false;
+      return group > 0 || (last === undefined && table.bareScales.includes(key));
+  }
+}
+
+function add(s: State, w: NumWord): void {
+  if (w.cls === 'hundredMul') s.group *= 100;
+  else if (w.cls === 'scale') {
+    s.total += (s.group === 0 ? 1 : s.group) * w.value;
+    s.group = 0;
+    s.lastScale = w.value;
+  } else s.group += w.value;
+  s.last = w.cls;
+}
+
+type Lexicon = (key: string) => { word: NumWord; ordinal: boolean } | undefined;
+
+function lexicon(table: ItnTable, mode: 'cardinal' | 'ordinal'): Lexicon {
+  if (mode === 'cardinal') return (k) => (Object.hasOwn(table.cardinals, k) ? { word: table.cardinals[k] as NumWord, ordinal: false } : undefined);
+  if (table.ordinalStyle === 'every') return (k) => (Object.hasOwn(table.ordinals, k) ? { word: table.ordinals[k] as NumWord, ordinal: true } : undefined);
+  return (k) => {
+    if (Object.hasOwn(table.ordinals, k)) return { word: table.ordinals[k] as NumWord, ordinal: true };
+    if (Object.hasOwn(table.cardinals, k)) return { word: table.cardinals[k] as NumWord, ordinal: false };
+    return undefined;
+  };
+}
+
+function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'cardinal' | 'ordinal'): NumPhrase | undefined {
+  const lex = lexicon(table, mode);
+  const s: State = { total: 0, group: 0, lastScale: Infinity, last: undefined };
+  let k = i;
+  let end = -1;
+  let words = 0;
+  let sawOrdinal = false;
+  let suffix: string | undefined;
+  while (words < MAX_WORDS) {
+    const key = tokens[k]?.key ?? '';
+    let at = k;
+    let hit = lex(key);
+    if (hit === undefined && words > 0 && table.connectors.includes(key) && s.last !== undefined && table.connectorAfter.includes(s.last)) {
+      const n = nextWord(tokens, k, true);
+      if (n < 0) break;
+      hit = lex(tokens[n]?.key ?? '');
+      at = n;
+    }
+    if (hit === undefined || !fits(s, hit.word, tokens[at]?.key ?? '', table)) break;
+    add(s, hit.word);
+    if (s.total + s.group > MAX_VALUE) return undefined;
+    words++;
+    end = at;
+    if (hit.ordinal) {
+      sawOrdinal = true;
+      suffix = (hit.word as OrdinalWord).suffix;
+      if (table.ordinalStyle === 'last') break;
+    }
+    const n = nextWord(tokens, at, true);
+    if (n < 0) break;
+    k = n;
+  }
+  if (words === 0 || (mode === 'ordinal' && !sawOrdinal)) return undefined;
+  const phrase: NumPhrase = {
+    value: s.total + s.group,
+    start: i,
+    end,
+    words,
+    scale: Number.isFinite(s.lastScale) ? s.lastScale : 1,
+    lastCls: s.last ?? 'unit',
+    firstKey: tokens[i]?.key ?? '',
+  };
+  if (suffix !== undefined) phrase.suffix = suffix;
+  return phrase;
+}
+
+export function parseCardinal(tokens: readonly Token[], i: number, table: ItnTable): NumPhrase | undefined {
+  return parse(tokens, i, table, 'cardinal');
+}
+
+export function parseOrdinal(tokens: readonly Token[], i: number, table: ItnTable): NumPhrase | undefined {
+  return parse(tokens, i, table, 'ordinal');
+}
+
+export interface DigitRun {
+  digits: string;
+  start: number;
+  end: number;
+  /** Phrases read one after the other ("onze" "nove" "oito" = 3). */
+  chunks: number;
+  /** Every phrase was one digit word. */
+  allSingle: boolean;
+}
+
+/**
+ * Number phrases said one after another with nothing between them, read as the digits they write:
+ * "nove oito sete" → "987", "onze nove oito" → "1198". Phrases with a scale word (mil, thousand) end it.
+ */
+export function parseDigitRun(tokens: readonly Token[], i: number, table: ItnTable): DigitRun | undefined {
+  let digits = '';
+  let chunks = 0;
+  let allSingle = true;
+  let k = i;
+  let end = -1;
+  while (chunks < MAX_WORDS) {
+    const key = tokens[k]?.key ?? '';
+    if (table.notInRuns.includes(key)) break;
+    if (Object.hasOwn(table.runDigits, key)) {
+      digits += String(table.runDigits[key]);
+      end = k;
+    } else {
+      const p = parseCardinal(tokens, k, table);
+      if (p === undefined || p.value >= 1000 || p.scale > 1) break;
+      digits += String(p.value);
+      if (p.words > 1 || p.value >= 10) allSingle = false;
+      end = p.end;
+    }
+    chunks++;
+    const n = nextWord(tokens, end, true);
+    if (n < 0) break;
+    k = n;
+  }
+  if (chunks === 0) return undefined;
+  return { digits, start: i, end, chunks, allSingle };
+}
+
+export interface Amount {
+  int: NumPhrase;
+  /** Fraction digits after "vírgula"/"point", as spoken ("zero cinco" → "05"). */
+  frac?: string;
+  end: number;
+}
+
+/** A cardinal, optionally followed by a decimal word and fraction digits. */
+export function parseAmount(tokens: readonly Token[], i: number, table: ItnTable): Amount | undefined {
+  const int = parseCardinal(tokens, i, table);
+  if (int === undefined) return undefined;
+  const d = nextWord(tokens, int.end);
+  if (d >= 0 && table.decimalWords.includes(tokens[d]?.key ?? '')) {
+    const f = nextWord(tokens, d);
+    const run = f >= 0 ? parseDigitRun(tokens, f, table) : undefined;
+    if (run !== undefined) return { int, frac: run.digits, end: run.end };
+  }
+  return { int, end: int.end };
+}

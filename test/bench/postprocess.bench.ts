@@ -1,0 +1,73 @@
+// Post-processing cost per final transcript: each stage alone (hot words, ITN, entities) and the whole chain,
+// on the spoken-form inputs of the ITN corpora (test/fixtures/itn/*.tsv), next to a baseline in the same
+// run that only tokenises and re-joins the same text (the least any text stage does).
+// Run: npx tsx test/bench/postprocess.bench.ts  (writes test/bench/results/postprocess.json)
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { entitiesStage } from '../../src/postprocess/entities.js';
+import { createHotWordStage } from '../../src/postprocess/hot-words.js';
+import { itnStage } from '../../src/postprocess/itn.js';
+import { createPostprocessor } from '../../src/postprocess/pipeline.js';
+import type { TextContext } from '../../src/postprocess/stage.js';
+import { fmt, summarize } from './stats.js';
+
+const ROUNDS = 30;
+const WARMUP_ROUNDS = 5;
+const HOT_WORDS = ['Theo', 'Itaú', 'Bradesco', 'Kubernetes', 'Asterisk', 'PIX', 'Nubank', 'FreeSWITCH', 'Oliveira', 'Santander'];
+
+function corpus(file: string): string[] {
+  return readFileSync(new URL(`../fixtures/itn/${file}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+    .map((l) => l.split('\t')[0] ?? '');
+}
+
+interface Case {
+  name: string;
+  run: (text: string, ctx: TextContext) => string;
+}
+
+const hot = createHotWordStage();
+const chain = createPostprocessor();
+const CASES: Case[] = [
+  { name: 'baseline: split and join words', run: (t) => t.split(/(\s+)/).join('') },
+  { name: 'hot words (10)', run: (t, c) => hot.apply(t, c) },
+  { name: 'itn', run: (t, c) => itnStage.apply(t, c) },
+  { name: 'entities', run: (t, c) => entitiesStage.apply(t, c) },
+  { name: 'whole chain (hot words + itn + entities)', run: (t, c) => chain.apply(t, { itn: true, hotWords: c.hotWords, language: c.language }) },
+];
+
+function measure(language: string, texts: string[]): Array<Record<string, unknown>> {
+  const ctx: TextContext = { language, hotWords: HOT_WORDS };
+  const perCase = CASES.map((): number[] => []);
+  let sink = 0;
+  for (let r = 0; r < WARMUP_ROUNDS + ROUNDS; r++) {
+    for (let k = 0; k < CASES.length; k++) {
+      const j = (k + r) % CASES.length;
+      const c = CASES[j]!;
+      const t0 = process.hrtime.bigint();
+      for (const t of texts) sink += c.run(t, ctx).length;
+      const usPerFinal = Number(process.hrtime.bigint() - t0) / 1000 / texts.length;
+      if (r >= WARMUP_ROUNDS) perCase[j]!.push(usPerFinal);
+    }
+  }
+  if (sink === 0) throw new Error('nothing processed');
+  const base = summarize(perCase[0]!).p50;
+  return CASES.map((c, j) => {
+    const s = summarize(perCase[j]!);
+    return { language, stage: c.name, finals: texts.length, usPerFinal: { p50: s.p50, p95: s.p95 }, xBaseline: s.p50 / base, finalsPerSecond: 1e6 / s.p50 };
+  });
+}
+
+const rows = [...measure('pt-BR', corpus('pt-br.tsv')), ...measure('en', corpus('en.tsv'))];
+console.log('| language | stage | finals | µs/final p50 | p95 | x baseline | finals/s (p50) |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const us = r.usPerFinal as { p50: number; p95: number };
+  console.log(`| ${String(r.language)} | ${String(r.stage)} | ${String(r.finals)} | ${fmt(us.p50, 2)} | ${fmt(us.p95, 2)} | ${fmt(r.xBaseline as number, 1)} | ${fmt(r.finalsPerSecond as number, 0)} |`);
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL('./results/postprocess.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, hotWords: HOT_WORDS, rows }, null, 2)}\n`,
+);

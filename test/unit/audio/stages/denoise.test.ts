@@ -1,0 +1,121 @@
+import { describe, expect, it, vi } from 'vitest';
+import { loadDenoiser, RNNOISE_DELAY, type DenoiserFactory } from '../../../../src/audio/stages/denoise.js';
+import { existsSync } from 'node:fs';
+import { resample } from '../../../../src/audio/resample.js';
+import { SOUNDS, readSpeech } from '../../../helpers/audio.js';
+import { concat, db, maxAbsDiff, randomSizes, rms, runBlocks, runOnce, sine, whiteNoise } from './signals.js';
+
+/** Residual after removing the best-fitting tone at `freq` from x[from, to): what is not the tone. */
+function residualRms(x: Float32Array, rate: number, freq: number, from: number, to: number): number {
+  let cc = 0, ss = 0, xc = 0, xs = 0;
+  for (let i = from; i < to; i++) {
+    const c = Math.cos((2 * Math.PI * freq * i) / rate);
+    const s = Math.sin((2 * Math.PI * freq * i) / rate);
+    cc += c * c; ss += s * s; xc += x[i]! * c; xs += x[i]! * s;
+  }
+  const a = xc / cc;
+  const b = xs / ss;
+  let e = 0;
+  for (let i = from; i < to; i++) e += (x[i]! - a * Math.cos((2 * Math.PI * freq * i) / rate) - b * Math.sin((2 * Math.PI * freq * i) / rate)) ** 2;
+  return Math.sqrt(e / (to - from));
+}
+
+const SPEECH = existsSync(SOUNDS);
+if (!SPEECH) console.warn(`${SOUNDS} not found: the speech denoise test is skipped (Debian asterisk-core-sounds-en-wav)`);
+const factory = await loadDenoiser({ onWarning: (m) => console.warn(m) });
+
+describe('denoise (RNNoise)', () => {
+  it('loads', () => {
+    expect(factory).toBeDefined();
+  });
+
+  it('reduces white noise under a sine at 16 kHz (a steady tone is taken for noise too)', () => {
+    const rate = 16000;
+    const noise = whiteNoise(3 * rate, 0.05, 11);
+    const x = sine(440, rate, 3, 0.3);
+    for (let i = 0; i < x.length; i++) x[i]! += noise[i]!;
+    const d = (factory as DenoiserFactory).create(rate);
+    const y = runOnce(d, x);
+    d.dispose();
+    const from = rate; // after RNNoise has adapted
+    const before = residualRms(x, rate, 440, from, x.length);
+    const after = residualRms(y, rate, 440, from, y.length);
+    console.log(`RNNoise at 16 kHz: noise ${db(before).toFixed(1)} -> ${db(after).toFixed(1)} dBFS rms, tone ${db(rms(y, from, y.length) / rms(x, from, x.length)).toFixed(1)} dB`);
+    expect(db(after / before)).toBeLessThan(-6);
+  });
+
+  it.skipIf(!SPEECH)('removes white noise from pauses and keeps speech (16 kHz)', () => {
+    const rate = 16000;
+    const clean = concat([new Float32Array(rate), resample(Float32Array.from(readSpeech('queue-thankyou'), (v) => v / 32768), 8000, rate)]);
+    const noise = whiteNoise(clean.length, 0.1, 4);
+    const x = Float32Array.from(clean, (v, i) => v + noise[i]!);
+    const d = (factory as DenoiserFactory).create(rate);
+    const y = runOnce(d, x);
+    d.dispose();
+    const snr = (a: Float32Array): number => {
+      let e = 0;
+      let s = 0;
+      for (let i = rate; i < a.length; i++) {
+        e += (a[i]! - clean[i]!) ** 2;
+        s += clean[i]! ** 2;
+      }
+      return 10 * Math.log10(s / e);
+    };
+    const pauseBefore = db(rms(x, 2000, rate));
+    const pauseAfter = db(rms(y, 2000, rate));
+    console.log(`RNNoise, speech + white noise at 16 kHz: pause ${pauseBefore.toFixed(1)} -> ${pauseAfter.toFixed(1)} dBFS rms, speech SNR ${snr(x).toFixed(1)} -> ${snr(y).toFixed(1)} dB`);
+    expect(pauseAfter - pauseBefore).toBeLessThan(-20);
+    expect(snr(y) - snr(x)).toBeGreaterThan(5);
+    expect(Math.abs(db(rms(y, rate, y.length) / rms(clean, rate, clean.length)))).toBeLessThan(2);
+  });
+
+  it('flush returns what it holds: output length equals input length, for any block sizes', () => {
+    for (const rate of [8000, 16000, 44100, 48000]) {
+      const x = concat([sine(300, rate, 0.37, 0.2), whiteNoise(Math.round(rate * 0.11) + 3, 0.02)]);
+      const d = (factory as DenoiserFactory).create(rate);
+      const once = runOnce(d, x);
+      expect(once.length).toBe(x.length);
+      for (const sizes of [[1], [7], [160], [4096], randomSizes(40, 700)]) {
+        const y = runBlocks(d, x, sizes);
+        expect(y.length).toBe(x.length);
+        expect(maxAbsDiff(y, once)).toBeLessThan(1e-6);
+      }
+      d.dispose();
+    }
+  });
+
+  it('is time-aligned with its input (RNNoise lag compensated)', () => {
+    expect(RNNOISE_DELAY).toBe(480);
+    const rate = 16000;
+    // A tone burst: the output burst starts where the input one does.
+    const x = concat([new Float32Array(rate), sine(500, rate, 1, 0.5), new Float32Array(rate)]);
+    const d = (factory as DenoiserFactory).create(rate);
+    const y = runOnce(d, x);
+    d.dispose();
+    const energy = (from: number, to: number): number => rms(y, from, to);
+    // Within a 10 ms frame of the true onset and offset.
+    expect(energy(rate - 320, rate - 160)).toBeLessThan(energy(rate + 160, rate + 320) / 10);
+    expect(energy(2 * rate + 160, 2 * rate + 320)).toBeLessThan(energy(2 * rate - 320, 2 * rate - 160) / 10);
+  });
+
+  it('frees its state on reset and dispose; refuses work after dispose', () => {
+    const d = (factory as DenoiserFactory).create(16000);
+    const x = sine(440, 16000, 0.2, 0.3);
+    const a = runOnce(d, x);
+    d.process(x);
+    d.reset();
+    expect(maxAbsDiff(runOnce(d, x), a)).toBe(0);
+    d.dispose();
+    expect(() => d.process(x)).toThrow(/dispose/);
+  });
+
+  it('a module that cannot load gives undefined and one warning per process', async () => {
+    const onWarning = vi.fn();
+    const broken = (): Promise<unknown> => Promise.reject(new Error('no such module'));
+    expect(await loadDenoiser({ onWarning, importModule: broken })).toBeUndefined();
+    expect(await loadDenoiser({ onWarning, importModule: broken })).toBeUndefined();
+    expect(onWarning).toHaveBeenCalledTimes(1);
+    expect(onWarning.mock.calls[0]?.[0]).toMatch(/noise suppression disabled.*no such module/);
+    expect(await loadDenoiser({ onWarning, importModule: () => Promise.resolve({}) })).toBeUndefined();
+  });
+});
