@@ -45,7 +45,7 @@ export type AudioContainer =
 
 const DEFAULT_MAX_SECONDS = 4 * 3600;
 /** Highest source rate accepted when the audio keeps its own rate. */
-const MAX_SOURCE_RATE = 384_000;
+export const MAX_SOURCE_RATE = 384_000;
 /** Start of ffmpeg's stderr kept to read the input stream's rate and layout. */
 const STDERR_HEAD_BYTES = 32 * 1024;
 /** End of ffmpeg's stderr kept for error messages. */

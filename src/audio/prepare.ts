@@ -2,8 +2,8 @@
 // removal, resampling to the model's rate, denoise, gain) or, with preprocessing off, only the resampler.
 // The source is tagged 'telephony' or 'wideband' either way.
 import { TheoError } from '../errors/index.js';
-import { decodeAudio, type DecodedAudio } from './decode.js';
-import { createPreprocessor, type DenoiserFactory } from './stages/pipeline.js';
+import { MAX_SOURCE_RATE, decodeAudio, type DecodedAudio } from './decode.js';
+import { preprocessFile, type DenoiserFactory } from './stages/pipeline.js';
 import type { AudioQuality } from './stages/stage.js';
 import { detectAudioQuality } from './stages/telephony.js';
 
@@ -36,9 +36,8 @@ export interface PreparedAudio extends DecodedAudio {
 
 /** Source rates the preprocessing chain accepts. */
 export const MIN_SOURCE_RATE = 1000;
-export const MAX_SOURCE_RATE = 384_000;
 
-const G711 = /(mulaw|alaw|pcm_mulaw|pcm_alaw)/;
+const G711 = /mulaw|alaw/;
 
 export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Promise<PreparedAudio> {
   const t0 = process.hrtime.bigint();
@@ -55,8 +54,7 @@ export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Pro
     throw new TheoError('audio_decode', `the ${decoded.sourceFormat} audio is sampled at ${rate} Hz; Theo takes ${MIN_SOURCE_RATE} to ${MAX_SOURCE_RATE} Hz`, { reason: 'unsupported_rate', rate });
   }
   const quality: AudioQuality = G711.test(decoded.sourceFormat) ? 'telephony' : detectAudioQuality(rate, decoded.samples, rate);
-  const pre = createPreprocessor({
-    inputRate: rate,
+  const pre = preprocessFile(decoded.samples, rate, {
     outputRate: opts.targetRate,
     quality,
     dc: opts.preprocess && opts.dc,
@@ -65,23 +63,14 @@ export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Pro
     ...(opts.denoiser ? { denoiser: opts.denoiser } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
-  try {
-    const head = pre.process(decoded.samples).slice(); // may alias memory that flush reuses
-    const tail = pre.flush();
-    const samples = new Float32Array(head.length + tail.length);
-    samples.set(head);
-    samples.set(tail, head.length);
-    return {
-      ...decoded,
-      samples,
-      sampleRate: opts.targetRate,
-      duration: samples.length / opts.targetRate,
-      quality,
-      stages: pre.stages,
-      timings: pre.timings(),
-      decodeSeconds,
-    };
-  } finally {
-    pre.dispose();
-  }
+  return {
+    ...decoded,
+    samples: pre.samples,
+    sampleRate: pre.sampleRate,
+    duration: pre.samples.length / pre.sampleRate,
+    quality,
+    stages: pre.stages,
+    timings: pre.timings,
+    decodeSeconds,
+  };
 }
