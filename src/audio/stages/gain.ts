@@ -9,7 +9,12 @@
 //   - release is slow: the gain moves toward a higher target with a RELEASE_S time constant, and only
 //     after the louder part has left the 500 ms window;
 //   - gate: while the window's peak is under GATE_DB the gain holds, so pauses and line noise are not
-//     pumped up between words.
+//     pumped up between words;
+//   - start: a stream has no level history, so the gain is unset (unity) until the first sample that opens
+//     the gate, and is then set straight to the target for the window so far (from there the attack takes
+//     it down as the first word rises). Starting from unity and releasing upward instead would leave the
+//     first seconds of every clip at their own level and the rest boosted: a level ramp inside one
+//     utterance, which recognisers with their own level normalisation mis-hear.
 // The state machine advances sample by sample (sub-block borders counted from the stream start), so any
 // split of the input into blocks gives the same output. Output is clamped to [-1, 1].
 import type { AudioStage } from './stage.js';
@@ -52,6 +57,8 @@ class GainNormalizer implements GainStage {
   private subMax = 0;
   private subCount = 0;
   private gain = 1;
+  /** False until the first sample at or above the gate (see "start" above). */
+  private primed = false;
   private out = new Float32Array(0);
 
   constructor(
@@ -76,7 +83,7 @@ class GainNormalizer implements GainStage {
     if (this.out.length < n) this.out = new Float32Array(Math.max(n, this.out.length * 2));
     const out = this.out;
     const { gate, release, subLen, ring } = this;
-    let { gain, subMax, subCount, ringMax } = this;
+    let { gain, subMax, subCount, ringMax, primed } = this;
     let peak = ringMax > subMax ? ringMax : subMax;
     let want = this.targetFor(peak);
     for (let i = 0; i < n; i++) {
@@ -91,7 +98,10 @@ class GainNormalizer implements GainStage {
         }
       }
       if (peak >= gate) {
-        if (want < gain) gain = want; // attack: instant
+        if (!primed) {
+          gain = want;
+          primed = true;
+        } else if (want < gain) gain = want; // attack: instant
         else gain += (want - gain) * release;
       }
       let y = x * gain;
@@ -111,6 +121,7 @@ class GainNormalizer implements GainStage {
       }
     }
     this.gain = gain;
+    this.primed = primed;
     this.subMax = subMax;
     this.subCount = subCount;
     this.ringMax = ringMax;
@@ -136,6 +147,7 @@ class GainNormalizer implements GainStage {
     this.subMax = 0;
     this.subCount = 0;
     this.gain = 1;
+    this.primed = false;
   }
 }
 

@@ -35,6 +35,15 @@ describe('gain normalisation', () => {
     expect(db(peak(y))).toBeLessThanOrEqual(-3 + 1e-4);
   });
 
+  it('a quiet clip is at the target level from its first word, not ramped up from its own level', () => {
+    const lead = new Float32Array(RATE / 2); // digital silence before the speech: the gate stays shut
+    const y = runOnce(createGainNormalizer(RATE), concat([lead, speechAt(-30, 3)]));
+    expect(peak(y, 0, lead.length)).toBe(0);
+    const first = db(peak(y, lead.length, lead.length + RATE));
+    expect(first).toBeGreaterThan(-4.5);
+    expect(first).toBeLessThanOrEqual(-3 + 1e-4);
+  });
+
   it('a step from -30 dBFS to -6 dBFS does not overshoot (instant attack)', () => {
     const x = concat([sine(440, RATE, 4, 10 ** (-30 / 20)), sine(440, RATE, 2, 0.5)]);
     const y = runOnce(createGainNormalizer(RATE), x);
