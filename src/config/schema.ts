@@ -107,6 +107,52 @@ const postprocessSchema = z
   })
   .strict();
 
+const vadSchema = z
+  .object({
+    /** Speech probability thresholds: high 0.3, normal 0.5, low 0.7 (high catches quieter speech). */
+    sensitivity: z.enum(['high', 'normal', 'low']).default('normal'),
+    /** Speech shorter than this is ignored (clicks, coughs). */
+    minSpeechMs: z.number().int().min(32).max(10_000).default(250),
+    /** A pause must last this long to end an utterance. */
+    minSilenceMs: z.number().int().min(32).max(10_000).default(300),
+    /** An utterance longer than this is cut and finalised (the next one starts at once). */
+    maxSegmentMs: z.number().int().min(1000).max(120_000).default(30_000),
+    /** Audio before the detected start that goes to the recogniser with the utterance. */
+    speechPadMs: z.number().int().min(0).max(2000).default(200),
+  })
+  .strict()
+  .refine((v) => v.minSpeechMs < v.maxSegmentMs, { message: 'vad.minSpeechMs must be < vad.maxSegmentMs' });
+
+const sessionsSchema = z
+  .object({
+    /** Concurrent sessions; more are refused with a clear error. */
+    max: z.number().int().min(1).max(100_000).default(1000),
+    /** Audio a session keeps for recovery (seconds, at the model's rate). */
+    bufferSeconds: z.number().int().min(5).max(600).default(60),
+    /** Fill ratio of uncommitted audio at which the open utterance is finalised and committed. */
+    forceCommitRatio: z.number().gt(0).max(1).default(0.9),
+    /** Input ahead of real time by more than this is rate-limited; past twice this, frames are dropped. */
+    maxBacklogMs: z.number().int().min(100).max(600_000).default(5_000),
+    /** LocalAgreement-N for engines without native partials; 0 disables partials for them. */
+    localAgreement: z.number().int().min(0).max(8).default(2),
+    /** How often an engine without native partials re-decodes the open utterance. */
+    partialIntervalMs: z.number().int().min(100).max(10_000).default(1_000),
+    /** Tokens of earlier finals passed as the next utterance's prompt. */
+    contextTokens: z.number().int().min(0).max(448).default(224),
+    /** Longest wait for a worker (after a crash) before the session fails. */
+    recoveryTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    timeouts: z
+      .object({
+        initMs: z.number().int().min(100).default(30_000),
+        silenceMs: z.number().int().min(100).default(30_000),
+        holdMs: z.number().int().min(100).default(300_000),
+        closingMs: z.number().int().min(100).default(2_000),
+      })
+      .strict()
+      .default({ initMs: 30_000, silenceMs: 30_000, holdMs: 300_000, closingMs: 2_000 }),
+  })
+  .strict();
+
 const hubSchema = z
   .object({
     /** A Hugging Face compatible hub. */
@@ -132,6 +178,8 @@ export const configSchema = z
     hub: hubSchema.default(() => hubSchema.parse({})),
     preprocess: preprocessSchema.default(() => preprocessSchema.parse({})),
     postprocess: postprocessSchema.default(() => postprocessSchema.parse({})),
+    vad: vadSchema.default(() => vadSchema.parse({})),
+    sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
   })
   .strict();
 
@@ -144,3 +192,5 @@ export type ApiConfig = TheoConfig['api'];
 export type HubConfig = TheoConfig['hub'];
 export type PreprocessConfig = TheoConfig['preprocess'];
 export type PostprocessConfig = TheoConfig['postprocess'];
+export type VadConfig = TheoConfig['vad'];
+export type SessionsConfig = TheoConfig['sessions'];

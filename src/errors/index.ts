@@ -17,7 +17,8 @@ export type TheoErrorCode =
   | 'engine_failed'
   | 'worker_unavailable'
   | 'cancelled'
-  | 'hub_failed';
+  | 'hub_failed'
+  | 'session_limit';
 
 export class TheoError extends Error {
   readonly code: TheoErrorCode;

@@ -9,5 +9,6 @@ npx tsx test/bench/codec-simd.bench.ts
 npx tsx test/bench/packet-path.bench.ts
 npx tsx test/bench/streams.bench.ts "$@"
 npx tsx test/bench/preprocess.bench.ts
+npx tsx test/bench/vad.bench.ts
 npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
