@@ -8,6 +8,7 @@ import { recordRtp } from './rtp-record.js';
 import { sendRtp } from './rtp-send.js';
 import { startServer } from './serve.js';
 import { transcribeCommand } from './transcribe.js';
+import { streamCommand } from './stream.js';
 import { itnCommand } from './itn.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { workerCommand } from './worker.js';
@@ -115,11 +116,30 @@ export function buildProgram(): Command {
       .addOption(new Option('--denoise <mode>', 'RNNoise: auto = on for telephone audio').choices(['auto', 'on', 'off']))
       .option('--hot-word-threshold <t>', 'similarity (0..1) a word needs to be replaced by a hot word', num('--hot-word-threshold', 0, 1))
       .option('--no-progress', 'no progress bar')
-      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; preprocess: boolean; denoise?: 'auto' | 'on' | 'off'; hotWordThreshold?: number; progress: boolean }) => {
-        const config = buildConfig(flags, {});
+      .option('--stream', 'feed the file through a live session (VAD, partials, finals) in 20 ms frames at real-time pace; --json prints every event as a JSON line')
+      .option('--fast', 'with --stream: as fast as the session takes the audio, not at real-time pace')
+      .addOption(new Option('--sensitivity <level>', 'with --stream: voice activity sensitivity (default vad.sensitivity, normal)').choices(['high', 'normal', 'low']))
+      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; preprocess: boolean; denoise?: 'auto' | 'on' | 'off'; hotWordThreshold?: number; progress: boolean; stream?: boolean; fast?: boolean; sensitivity?: 'high' | 'normal' | 'low' }) => {
+        const config = buildConfig(flags, flags.sensitivity ? { vad: { sensitivity: flags.sensitivity } } : {});
         const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
         const entry = flags.model ? models.get(flags.model) : models.defaultModel();
         if (entry.state === 'missing') throw new InvalidArgumentError(`model '${entry.name}' is not usable: ${entry.reason ?? 'its files are missing'}`);
+        const hotWords = (flags.hotWords ?? '').split(',').map((w) => w.trim()).filter(Boolean);
+        const denoise = flags.denoise === undefined ? config.preprocess.denoise : flags.denoise === 'auto' ? 'auto' : flags.denoise === 'on';
+        if (flags.fast && !flags.stream) throw new InvalidArgumentError('--fast goes with --stream');
+        if (flags.stream) {
+          if (task === 'translate') throw new InvalidArgumentError('--stream transcribes; translate a file without --stream');
+          const logger = createLogger({ level: flags.logLevel ? config.log.level : 'warn' });
+          const r = await streamCommand(
+            config,
+            entry,
+            { file, language: flags.language?.toLowerCase(), hotWords, itn: flags.itn ?? config.postprocess.itn, preprocess: flags.preprocess && config.preprocess.enabled, denoise, fast: flags.fast === true, json: flags.json === true },
+            logger,
+            onSignals().signal,
+          );
+          if (r.errors > 0) process.exitCode = 1;
+          return;
+        }
         const out = await transcribeCommand(
           entry,
           {
@@ -129,11 +149,11 @@ export function buildProgram(): Command {
             language: flags.language?.toLowerCase(),
             prompt: flags.prompt,
             temperature: flags.temperature,
-            hotWords: (flags.hotWords ?? '').split(',').map((w) => w.trim()).filter(Boolean),
+            hotWords,
             words: flags.words === true,
             itn: flags.itn ?? config.postprocess.itn,
             preprocess: flags.preprocess && config.preprocess.enabled,
-            denoise: flags.denoise === undefined ? config.preprocess.denoise : flags.denoise === 'auto' ? 'auto' : flags.denoise === 'on',
+            denoise,
             hotWordThreshold: flags.hotWordThreshold ?? config.postprocess.hotWordThreshold,
             progress: flags.progress && process.stderr.isTTY,
           },

@@ -359,8 +359,9 @@ export class SttStream implements AsyncIterable<SttStreamEvent> {
   /** Sends one frame; false when the stream is over (write after end or after an error). */
   write(frame: SttStreamFrame): boolean {
     if (this.ended || this.error || this.done) return false;
-    // A view over the caller's samples (little-endian hosts): no copy.
-    const pcm = Buffer.from(frame.pcm.buffer, frame.pcm.byteOffset, frame.pcm.byteLength);
+    // A copy (little-endian hosts: the bytes as they are): grpc-js keeps a message unserialized while the
+    // call is still starting, so a view would carry whatever the caller wrote into its buffer since.
+    const pcm = Buffer.from(new Uint8Array(frame.pcm.buffer, frame.pcm.byteOffset, frame.pcm.byteLength));
     this.call.write({ audio: { pcm, offsetSamples: frame.offsetSamples ?? 0, isLast: frame.isLast ?? false } });
     return true;
   }

@@ -1,6 +1,7 @@
 // What the runtime sees of its workers: typed requests and results (the proto messages, in runtime
 // terms), a client per worker, and the manager's view of every worker for /health and /metrics.
 import type { EngineCapabilities, EngineResult, Task } from '../engines/engine.js';
+import type { SttStream, SttStreamConfig } from './client.js';
 
 export interface FileTranscriptionRequest {
   requestId: string;
@@ -45,6 +46,8 @@ export interface SttClient {
   /** Rejects with WorkerUnavailableError when the worker is down or dies during the call, CancelledError on abort. */
   transcribeFile(req: FileTranscriptionRequest, signal?: AbortSignal): Promise<FileTranscriptionResult>;
   health(timeoutMs?: number): Promise<{ serving: boolean; capabilities: EngineCapabilities; device: string; activeStreams: number; queuedRequests: number }>;
+  /** Opens a TranscribeStream (config sent at once); a broken stream surfaces as an iteration error. */
+  openStream(config: SttStreamConfig): SttStream;
   cancel(id: string): Promise<boolean>;
   close(): void;
 }

@@ -34,8 +34,14 @@ const SAMPLE_RATE = 16000;
 const BATCH_CHUNK = SAMPLE_RATE / 2;
 /** Streams search every 100 ms of audio and look for a new partial then. */
 const STREAM_BLOCK = SAMPLE_RATE / 10;
-/** A stream's first utterance is held back this long to estimate the cepstral mean (see Decoder.setCmn). */
-const STREAM_PRIME = SAMPLE_RATE;
+/**
+ * Each utterance of a stream is held back this long to estimate its cepstral mean (see Decoder.setCmn), as a
+ * batch clip gets its own. Per utterance, not per stream: an utterance then decodes the same whatever came
+ * before it, so a session that reopens its stream on another worker after a crash gets the same words. A
+ * live session sends ~200 ms of pre-roll plus the VAD's 250 ms of confirmed speech at once, so 0.5 s is
+ * usually there when the utterance starts and the first partial is not delayed.
+ */
+const STREAM_PRIME = SAMPLE_RATE / 2;
 /** Arguments the engine sets itself. */
 const RESERVED_ARGS = new Set(['hmm', 'lm', 'dict', 'logfn', 'samprate']);
 
@@ -86,6 +92,9 @@ export class PocketsphinxEngine implements Engine {
   load(): Promise<void> {
     try {
       this.batchDecoder();
+      // One stream decoder up front: creating it loads the model again (~0.5 s of blocking work), which
+      // would otherwise land on the first live utterance and delay its partials and final.
+      if (this.idle.length === 0) this.idle.push(Decoder.create(this.config));
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -202,15 +211,18 @@ class PocketsphinxStream implements EngineStream {
     this.interim = options.interimResults;
     // A pooled decoder remembers its previous stream's channel and noise.
     decoder.resetCmn();
-    decoder.startStream();
   }
 
   push(pcm: Float32Array): void {
     if (this.closed) throw new ClosedError('pocketsphinx stream');
     if (pcm.length === 0) return;
     if (!this.decoder.inUtterance) {
+      // A fresh front end (noise estimate) per utterance, as each batch clip gets: see STREAM_PRIME.
+      this.decoder.startStream();
       this.decoder.startUtterance();
       this.utteranceStart = this.pushed;
+      this.primed = false;
+      this.primeLength = 0;
     }
     this.pushed += pcm.length;
     for (let i = 0; i < pcm.length; i++) {
