@@ -137,8 +137,13 @@ export class Session extends EventEmitter<SessionEvents> {
   private lastPassWall = 0;
   private f32 = new Float32Array(0);
   private i16 = new Int16Array(0);
-  private readonly sendScratch: Int16Array;
+  /** Largest frame sent to a worker, samples. */
+  private readonly sendChunk: number;
   private drainWaiters: Array<() => void> = [];
+  /** session.created, held until the constructor's caller could attach listeners (see emitCreated). */
+  private createdEvent: SessionEvent | undefined;
+  /** A fatal error (fail()): no final can come any more, so close() does not wait for one. */
+  private failed = false;
   private finalWaiters: Array<() => void> = [];
 
   constructor(opts: SessionOptions, deps: SessionDeps) {
@@ -164,7 +169,7 @@ export class Session extends EventEmitter<SessionEvents> {
     });
     this.quality = this.pre.quality;
     this.ring = new RingBuffer({ capacity: opts.sessions.bufferSeconds * this.sampleRate, forceCommitRatio: opts.sessions.forceCommitRatio });
-    this.sendScratch = new Int16Array(Math.round((SEND_CHUNK_MS / 1000) * this.sampleRate));
+    this.sendChunk = Math.round((SEND_CHUNK_MS / 1000) * this.sampleRate);
     this.machine = new SessionStateMachine({ timeouts: opts.sessions.timeouts, nowMs: this.now(), ...(deps.onListenerError ? { onListenerError: (err: unknown) => deps.onListenerError?.('state', err) } : {}) });
     this.machine.onTransition((t) => this.emitEvent({ type: 'session.state', from: t.from, to: t.to, reason: t.detail ? `${t.reason}: ${t.detail}` : t.reason }));
     this.hotWords = [...(opts.hotWords ?? [])];
@@ -176,7 +181,9 @@ export class Session extends EventEmitter<SessionEvents> {
         : undefined;
     this.vadStream = deps.vad(this.sampleRate, (ev) => this.onVad(ev));
     deps.metrics?.activeSessions.inc();
-    this.emitEvent({ type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate });
+    // Emitted here nobody could hear it: it goes out on the next microtask, or before any other event.
+    this.createdEvent = { type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate, sessionId: this.id, at: this.createdAt };
+    queueMicrotask(() => this.emitCreated());
   }
 
   get state(): SessionState {
@@ -196,7 +203,7 @@ export class Session extends EventEmitter<SessionEvents> {
       recoveries: this.recoveries,
       duplicatesDropped: this.duplicates,
       bufferFill: this.ring.fill,
-      memoryBytes: this.ring.capacity * 2 + this.sendScratch.byteLength + this.f32.byteLength + this.i16.byteLength,
+      memoryBytes: this.ring.capacity * 2 + this.f32.byteLength + this.i16.byteLength,
     };
   }
 
@@ -243,7 +250,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Resolves once every utterance that ended has its final (or the session closed). */
   whenIdle(): Promise<void> {
-    if (this.pending.every((u) => u.end === undefined) || this.closed) return Promise.resolve();
+    if (this.pending.every((u) => u.end === undefined) || this.closed || this.failed) return Promise.resolve();
     return new Promise((resolve) => this.finalWaiters.push(resolve));
   }
 
@@ -294,14 +301,22 @@ export class Session extends EventEmitter<SessionEvents> {
       const open = this.openUtterance();
       if (open) this.endUtterance(open, this.ring.writeOffset, false, this.now());
       const timeout = this.opts.sessions.timeouts.closingMs;
-      await Promise.race([this.whenIdle(), delay(timeout)]);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeout).unref();
+      });
+      const drained = await Promise.race([this.whenIdle().then(() => true), timedOut]);
+      // Drained first: the closing timer would otherwise outlive the session by up to closingMs.
+      clearTimeout(timer);
+      this.finishClose(drained ? 'drained' : 'closing_timeout');
+      return;
     } catch (err) {
       this.deps.onWarning?.(`session ${this.id}: close: ${errorMessage(err)}`);
     }
     this.finishClose();
   }
 
-  private finishClose(): void {
+  private finishClose(reason: 'drained' | 'closing_timeout' = 'drained'): void {
     if (this.finished) return;
     this.finished = true;
     const pendingFinals = this.pending.filter((u) => !u.forceCommitted).map((u) => u.segmentId);
@@ -322,7 +337,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.vadStream.close();
     this.pre.dispose();
     this.deps.wal.remove(this.id);
-    if (this.machine.state === 'CLOSING') this.machine.transition('CLOSED', this.closeReason.startsWith('error') ? 'error' : 'drained', this.now(), this.closeReason);
+    if (this.machine.state === 'CLOSING') this.machine.transition('CLOSED', this.closeReason.startsWith('error') ? 'error' : reason, this.now(), this.closeReason);
     const durationMs = this.now() - this.createdAt;
     this.deps.metrics?.activeSessions.dec();
     this.deps.metrics?.sessionDuration.observe(durationMs / 1000);
@@ -375,8 +390,11 @@ export class Session extends EventEmitter<SessionEvents> {
   private isReady(): boolean {
     if (this.closed) return true;
     if (this.opts.realtime) return this.backpressure === 'ok';
-    // A file fed as fast as possible: wait while ended utterances' finals are outstanding beyond a few.
-    return this.ring.fill < 0.5 && this.pending.filter((u) => u.end !== undefined).length < 4;
+    // A file fed as fast as possible: wait while ended utterances' finals are outstanding beyond a few, or
+    // hold much of the buffer. Only such a final wakes a waiter: with none outstanding (the fill is an open
+    // utterance's, or force-committed ones whose finals may never come) waiting would never end.
+    const awaiting = this.pending.filter((u) => u.end !== undefined && !u.forceCommitted).length;
+    return awaiting === 0 || (this.ring.fill < 0.5 && awaiting < 4);
   }
 
   private writeRing(samples: Float32Array, now: number): void {
@@ -568,8 +586,10 @@ export class Session extends EventEmitter<SessionEvents> {
     const stream = this.stream;
     if (!stream || u.lastSent) return;
     while (u.sent < to) {
-      const n = Math.min(to - u.sent, this.sendScratch.length);
-      const pcm = this.ring.read(u.sent, u.sent + n, this.sendScratch).subarray(0, n);
+      const n = Math.min(to - u.sent, this.sendChunk);
+      // Each frame gets its own array: a stream may keep it past write() (grpc-js holds a message
+      // unserialised while the call starts, e.g. the burst of a resend after a recovery).
+      const pcm = this.ring.read(u.sent, u.sent + n);
       if (!stream.write({ pcm, offsetSamples: u.sent })) return;
       u.sent += n;
     }
@@ -654,7 +674,8 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private startRecovery(reason: string, broken: boolean): void {
-    if (this.closed || this.recovering) return;
+    // A recovery still settling has already attached its stream: that stream breaking needs a new one.
+    if (this.closed || (this.recovering && !this.stream)) return;
     const stream = this.stream;
     this.stream = undefined;
     this.epoch++;
@@ -664,9 +685,10 @@ export class Session extends EventEmitter<SessionEvents> {
       this.deps.metrics?.recoveries.inc();
     }
     this.emitEvent({ type: 'session.recovering', reason, nextSegmentId: this.firstUncommittedId(), resentSamples: 0 });
-    this.recovering = this.recover(reason).finally(() => {
-      this.recovering = undefined;
+    const recovering = this.recover(reason).finally(() => {
+      if (this.recovering === recovering) this.recovering = undefined;
     });
+    this.recovering = recovering;
   }
 
   private async recover(reason: string): Promise<void> {
@@ -699,6 +721,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private fail(err: unknown): void {
     const code = isTheoError(err) ? err.code : 'engine_failed';
+    this.failed = true;
+    for (const w of this.finalWaiters.splice(0)) w();
     this.emitEvent({ type: 'error', code, message: errorMessage(err), recoverable: false });
     void this.close(`error: ${code}`);
   }
@@ -748,8 +772,16 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private emitEvent(ev: DistributiveOmit<SessionEvent, 'sessionId' | 'at'>): void {
+    this.emitCreated();
     const full = { ...ev, sessionId: this.id, at: this.now() };
     safeEmit(this, this.deps.onListenerError ?? (() => undefined), 'event', full);
+  }
+
+  private emitCreated(): void {
+    const created = this.createdEvent;
+    if (!created) return;
+    this.createdEvent = undefined;
+    safeEmit(this, this.deps.onListenerError ?? (() => undefined), 'event', created);
   }
 }
 

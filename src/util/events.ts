@@ -14,6 +14,10 @@ export function safeEmit<T extends Record<keyof T, unknown[]>, K extends keyof T
     // The generic EventEmitter typing cannot relate K to its own args tuple; the signature above does.
     (emitter.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
   } catch (err) {
-    onError(event, err);
+    try {
+      onError(event, err);
+    } catch {
+      // A reporter that throws as well: nothing more can be done without letting it reach the emitter.
+    }
   }
 }
