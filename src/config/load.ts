@@ -34,6 +34,8 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
   ['THEO_PREPROCESS', ['preprocess', 'enabled'], 'bool'],
   ['THEO_ITN', ['postprocess', 'itn'], 'bool'],
+  ['THEO_VAD_SENSITIVITY', ['vad', 'sensitivity'], 'string'],
+  ['THEO_MAX_SESSIONS', ['sessions', 'max'], 'int'],
   // The Hugging Face names first, so Theo's own names win when both are set.
   ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
   ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],

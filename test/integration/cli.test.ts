@@ -1,5 +1,6 @@
 // The theo command as a user runs it: `serve` (flags and env for the address, /health and /metrics, clean
-// shutdown, a clear message for bad configuration) and the bad-input messages of `rtp send`.
+// shutdown, a clear message for bad configuration), the bad-input messages of `rtp send`, and transcribe
+// in batch and through a live session (--stream).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,37 @@ describe('theo transcribe / translate', () => {
     expect(garbage.code).toBe(1);
     expect(garbage.stderr).toMatch(/^theo: /);
     expect(garbage.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});
+
+describe('theo transcribe --stream', () => {
+  const SPEECH = '/usr/share/asterisk/sounds/en_US_f_Allison/queue-thankyou.wav';
+
+  it('runs the file through a live session: --json gives every event in order, one per line', async () => {
+    const r = await runTheo(['transcribe', SPEECH, '--stream', '--fast', '--json']).done;
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; segmentId?: number; text?: string; startMs?: number; endMs?: number });
+    const types = events.map((e) => e.type).filter((t) => t !== 'session.state' && t !== 'transcript.partial');
+    expect(types).toEqual(['session.created', 'vad.speech_start', 'vad.speech_end', 'transcript.final', 'session.closed']);
+    const final = events.find((e) => e.type === 'transcript.final');
+    expect(final?.segmentId).toBe(0);
+    expect(final?.text).toMatch(/thank you/);
+    // The prompt is 1.59 s long: the final's times (speech plus the 200 ms pads) lie inside it.
+    expect(final?.startMs).toBeGreaterThanOrEqual(0);
+    expect(final?.endMs).toBeLessThanOrEqual(1590);
+    expect(final!.endMs! - final!.startMs!).toBeGreaterThan(600);
+  });
+
+  it('prints finals with their times as plain lines, and a clear line for a missing file', async () => {
+    const r = await runTheo(['transcribe', SPEECH, '--stream', '--fast']).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\[00:00\.\d\d - 00:01\.\d\d\] thank you/);
+    const missing = await runTheo(['transcribe', '/nonexistent/call.wav', '--stream']).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^theo: .*\/nonexistent\/call\.wav/);
   });
 });
 

@@ -65,6 +65,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: list, env: {} })).toThrow(/top level must be a mapping/);
   });
 
+  it('has the streaming defaults, takes VAD sensitivity and the session limit from the environment, and checks them', () => {
+    const d = loadConfig({ env: {} });
+    expect(d.vad).toEqual({ sensitivity: 'normal', minSpeechMs: 250, minSilenceMs: 300, maxSegmentMs: 30000, speechPadMs: 200 });
+    expect(d.sessions.timeouts).toEqual({ initMs: 30000, silenceMs: 30000, holdMs: 300000, closingMs: 2000 });
+    expect([d.sessions.max, d.sessions.bufferSeconds, d.sessions.forceCommitRatio, d.sessions.contextTokens]).toEqual([1000, 60, 0.9, 224]);
+    const env = loadConfig({ env: { THEO_VAD_SENSITIVITY: 'high', THEO_MAX_SESSIONS: '50' } });
+    expect([env.vad.sensitivity, env.sessions.max]).toEqual(['high', 50]);
+    expect(() => loadConfig({ env: { THEO_VAD_SENSITIVITY: 'extreme' } })).toThrow(/vad\.sensitivity/);
+    expect(() => loadConfig({ env: {}, overrides: { vad: { minSpeechMs: 40_000 } } })).toThrow(/vad/);
+    expect(() => loadConfig({ env: {}, overrides: { sessions: { forceCommitRatio: 0 } } })).toThrow(/sessions\.forceCommitRatio/);
+  });
+
   it('checks jitter depth ordering', () => {
     expect(() => loadConfig({ env: {}, overrides: { rtp: { jitter: { depthMs: 10 } } } })).toThrow(/minDepthMs <= depthMs <= maxDepthMs/);
   });
