@@ -3,6 +3,7 @@
 // cancellation by id, health, streaming sessions and the mapping of errors to gRPC status codes.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Engine, EngineResult, EngineStream, StreamHypothesis, StreamOptions, Task, TranscribeOptions } from '../engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
@@ -441,6 +442,11 @@ class StreamSession {
   private enqueue(step: () => Promise<void> | void): void {
     this.chain = this.chain
       .then(async () => {
+        // One turn of the event loop per message: engines decode synchronously, and a burst of queued
+        // frames (a recovery's resend, a client ahead of real time) would otherwise run back to back as
+        // microtasks and starve every other call on this worker, Health included, until the supervisor
+        // took the busy worker for a hung one.
+        await nextTurn();
         if (!this.closed) await step();
       })
       .catch((err: unknown) => this.fail(err));
@@ -499,13 +505,17 @@ class StreamSession {
   }
 
   private async finalise(): Promise<void> {
-    const segmentId = this.nextSegmentId++;
     if (this.engineStream) {
+      // Partials the engine emits while it finalises (its last block) still belong to this segment: the id
+      // moves on only once the final is in.
+      const segmentId = this.nextSegmentId;
       const h = await this.engineStream.endUtterance();
+      this.nextSegmentId = segmentId + 1;
       this.utteranceStart = this.samplesTotal;
       if (!this.closed) this.write(this.event('FINAL', segmentId, h));
       return;
     }
+    const segmentId = this.nextSegmentId++;
     const start = this.utteranceStart / this.rate;
     const chunks = this.buffered;
     this.buffered = [];

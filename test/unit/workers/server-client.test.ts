@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Engine, TranscribeOptions } from '../../../src/engines/engine.js';
+import type { Engine, EngineStream, StreamHypothesis, TranscribeOptions } from '../../../src/engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError } from '../../../src/errors/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createSttClient, type GrpcSttClient, type SttStreamEvent } from '../../../src/workers/client.js';
@@ -57,6 +57,91 @@ function recording(engine: Engine): { engine: Engine; started: number[]; firstSt
     },
   };
   return { engine: wrapped, started, firstStarted };
+}
+
+/** An engine that only streams: `makeStream` builds each stream, transcribe is never called. */
+function streamingEngine(name: string, makeStream: (onHypothesis: (h: StreamHypothesis) => void) => EngineStream): Engine {
+  return {
+    name,
+    capabilities: {
+      architecture: 'hmm',
+      nativePartials: true,
+      languages: ['en'],
+      translate: false,
+      segmentTimestamps: true,
+      wordTimestamps: false,
+      hotWords: false,
+      languageDetection: false,
+      sampleRate: 16000,
+    },
+    load: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    transcribe: () => Promise.reject(new TheoError('engine_failed', `${name}: transcribe is not expected`)),
+    openStream: (_options, onHypothesis) => makeStream(onHypothesis),
+  };
+}
+
+/**
+ * Like PocketSphinx: a partial after every push, and one more for the last block inside endUtterance,
+ * before the final resolves (a turn of the event loop later).
+ */
+class LastBlockPartialStream implements EngineStream {
+  private utterance = 0;
+  private samples = 0;
+
+  constructor(private readonly onHypothesis: (h: StreamHypothesis) => void) {}
+
+  push(pcm: Float32Array): void {
+    this.samples += pcm.length;
+    this.onHypothesis({ kind: 'partial', text: `u${this.utterance} partial ${this.samples}`, start: 0, end: this.samples / 16000 });
+  }
+
+  async endUtterance(): Promise<StreamHypothesis> {
+    const u = this.utterance++;
+    this.onHypothesis({ kind: 'partial', text: `u${u} last block`, start: 0, end: this.samples / 16000 });
+    await new Promise<void>((r) => setImmediate(r));
+    return { kind: 'final', text: `u${u} final`, start: 0, end: this.samples / 16000 };
+  }
+
+  updatePrompt(): void {}
+
+  close(): void {}
+}
+
+/**
+ * A stand-in for a blocking native decoder: every push holds the event loop for `blockMs` and logs 'push'.
+ * The first utterance's final waits for `release()`, so a test can queue a burst behind it first.
+ */
+class BlockingStream implements EngineStream {
+  private samples = 0;
+  private utterances = 0;
+
+  constructor(
+    private readonly blockMs: number,
+    private readonly log: string[],
+    private readonly firstFinal: { started(): void; released: Promise<void> },
+  ) {}
+
+  push(pcm: Float32Array): void {
+    const until = performance.now() + this.blockMs;
+    while (performance.now() < until) {
+      // busy: a synchronous decode
+    }
+    this.samples += pcm.length;
+    this.log.push('push');
+  }
+
+  async endUtterance(): Promise<StreamHypothesis> {
+    if (this.utterances++ === 0) {
+      this.firstFinal.started();
+      await this.firstFinal.released;
+    }
+    return { kind: 'final', text: `samples=${this.samples}`, start: 0, end: this.samples / 16000 };
+  }
+
+  updatePrompt(): void {}
+
+  close(): void {}
 }
 
 async function collect(stream: AsyncIterable<SttStreamEvent>): Promise<SttStreamEvent[]> {
@@ -224,6 +309,71 @@ describe('worker server + client', () => {
     ]);
     expect(evs.every((e) => e.sessionId === 's1' && e.language === 'en')).toBe(true);
     await waitUntil(async () => (await client.health()).activeStreams === 0, 'the stream to close');
+  });
+
+  it('TranscribeStream: a partial the engine emits while it finalises carries the id of the segment being finalised', async () => {
+    const { client } = await serve(streamingEngine('last-block', (onHypothesis) => new LastBlockPartialStream(onHypothesis)));
+    const stream = client.openStream({ sessionId: 'last-block', sampleRate: 16000, interimResults: true });
+    const events = collect(stream);
+    const frame = new Int16Array(320).fill(8192);
+    stream.write({ pcm: frame });
+    stream.write({ pcm: frame, isLast: true });
+    stream.write({ pcm: frame });
+    stream.write({ pcm: frame, isLast: true });
+    stream.end();
+    const evs = await events;
+    expect(evs.map((e) => [e.kind, e.segmentId, e.text])).toEqual([
+      ['partial', 0, 'u0 partial 320'],
+      ['partial', 0, 'u0 partial 640'],
+      ['partial', 0, 'u0 last block'],
+      ['final', 0, 'u0 final'],
+      ['partial', 1, 'u1 partial 960'],
+      ['partial', 1, 'u1 partial 1280'],
+      ['partial', 1, 'u1 last block'],
+      ['final', 1, 'u1 final'],
+    ]);
+    // Every partial belongs to the final that follows it.
+    evs.forEach((e, i) => {
+      if (e.kind === 'partial') expect(e.segmentId).toBe(evs.slice(i).find((f) => f.kind === 'final')?.segmentId);
+    });
+  });
+
+  it('TranscribeStream: a burst of frames that decode synchronously does not starve Health', async () => {
+    // One log for the engine's decodes, the stream's events and the Health answer: order, not durations.
+    const log: string[] = [];
+    let started!: () => void;
+    const firstFinalStarted = new Promise<void>((r) => (started = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const { client } = await serve(streamingEngine('blocking', () => new BlockingStream(30, log, { started, released })));
+    const stream = client.openStream({ sessionId: 'burst', sampleRate: 16000, interimResults: false });
+    const events = (async () => {
+      for await (const ev of stream) log.push(`${ev.kind} ${ev.segmentId}`);
+    })();
+    const frame = new Int16Array(320).fill(8192);
+    stream.write({ pcm: frame, isLast: true });
+    // The session is stuck in utterance 0's final: the burst queues up behind it on the worker.
+    await firstFinalStarted;
+    const frames = 40;
+    for (let i = 1; i <= frames; i++) stream.write({ pcm: frame, isLast: i === frames });
+    // The worker takes in a queued stream's messages a few per turn of its event loop: Health round trips
+    // on the same connection (one per frame, for a wide margin) let the whole burst reach the session.
+    for (let i = 0; i < frames; i++) await client.health();
+    expect(log).toEqual(['push']);
+    release();
+    // A generous deadline: Health must not lose the race by timing out, only by waiting for the burst.
+    const health = client.health(60_000).then((h) => {
+      log.push('health');
+      return h;
+    });
+    expect((await health).serving).toBe(true);
+    stream.end();
+    await events;
+    // Answered while the burst was still being decoded, not once it was all through.
+    expect(log.indexOf('health')).toBeLessThan(log.indexOf('final 1'));
+    expect(log.indexOf('health')).toBeLessThan(log.lastIndexOf('push'));
+    expect(log.filter((e) => e === 'push')).toHaveLength(1 + frames);
+    expect(log.filter((e) => e.startsWith('final'))).toEqual(['final 0', 'final 1']);
   });
 
   it('TranscribeStream with an engine without openStream: buffers the utterance and transcribes it at is_last; no partials', async () => {
