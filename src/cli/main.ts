@@ -113,19 +113,22 @@ export function buildProgram(): Command {
       .option('--itn', 'write numbers, money, dates and IDs in written form (default: postprocess.itn, on)')
       .option('--no-itn', 'keep the recogniser\'s spoken-form text')
       .option('--no-preprocess', 'no DC removal, denoise or gain before the model (resampling still runs)')
+      .option('--gain', 'normalise the level to a -3 dBFS peak before the model (default: preprocess.gain, off)')
+      .option('--no-gain', 'no level normalisation')
       .addOption(new Option('--denoise <mode>', 'RNNoise: auto = on for telephone audio').choices(['auto', 'on', 'off']))
       .option('--hot-word-threshold <t>', 'similarity (0..1) a word needs to be replaced by a hot word', num('--hot-word-threshold', 0, 1))
       .option('--no-progress', 'no progress bar')
       .option('--stream', 'feed the file through a live session (VAD, partials, finals) in 20 ms frames at real-time pace; --json prints every event as a JSON line')
       .option('--fast', 'with --stream: as fast as the session takes the audio, not at real-time pace')
       .addOption(new Option('--sensitivity <level>', 'with --stream: voice activity sensitivity (default vad.sensitivity, normal)').choices(['high', 'normal', 'low']))
-      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; preprocess: boolean; denoise?: 'auto' | 'on' | 'off'; hotWordThreshold?: number; progress: boolean; stream?: boolean; fast?: boolean; sensitivity?: 'high' | 'normal' | 'low' }) => {
+      .action(async (file: string, flags: CommonFlags & { model?: string; language?: string; format: 'text' | 'json' | 'verbose_json' | 'srt' | 'vtt'; json?: boolean; prompt?: string; temperature: number; hotWords?: string; words?: boolean; itn?: boolean; preprocess: boolean; gain?: boolean; denoise?: 'auto' | 'on' | 'off'; hotWordThreshold?: number; progress: boolean; stream?: boolean; fast?: boolean; sensitivity?: 'high' | 'normal' | 'low' }) => {
         const config = buildConfig(flags, flags.sensitivity ? { vad: { sensitivity: flags.sensitivity } } : {});
         const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
         const entry = flags.model ? models.get(flags.model) : models.defaultModel();
         if (entry.state === 'missing') throw new InvalidArgumentError(`model '${entry.name}' is not usable: ${entry.reason ?? 'its files are missing'}`);
         const hotWords = (flags.hotWords ?? '').split(',').map((w) => w.trim()).filter(Boolean);
         const denoise = flags.denoise === undefined ? config.preprocess.denoise : flags.denoise === 'auto' ? 'auto' : flags.denoise === 'on';
+        const gain = flags.gain ?? config.preprocess.gain;
         if (flags.fast && !flags.stream) throw new InvalidArgumentError('--fast goes with --stream');
         if (flags.stream) {
           if (task === 'translate') throw new InvalidArgumentError('--stream transcribes; translate a file without --stream');
@@ -133,7 +136,7 @@ export function buildProgram(): Command {
           const r = await streamCommand(
             config,
             entry,
-            { file, language: flags.language?.toLowerCase(), hotWords, itn: flags.itn ?? config.postprocess.itn, preprocess: flags.preprocess && config.preprocess.enabled, denoise, fast: flags.fast === true, json: flags.json === true },
+            { file, language: flags.language?.toLowerCase(), hotWords, itn: flags.itn ?? config.postprocess.itn, preprocess: flags.preprocess && config.preprocess.enabled, gain, denoise, fast: flags.fast === true, json: flags.json === true },
             logger,
             onSignals().signal,
           );
@@ -153,6 +156,8 @@ export function buildProgram(): Command {
             words: flags.words === true,
             itn: flags.itn ?? config.postprocess.itn,
             preprocess: flags.preprocess && config.preprocess.enabled,
+            dc: config.preprocess.dc,
+            gain,
             denoise,
             hotWordThreshold: flags.hotWordThreshold ?? config.postprocess.hotWordThreshold,
             progress: flags.progress && process.stderr.isTTY,

@@ -84,7 +84,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         catalog,
         scheduler,
         prepare: (bytes, targetRate, req, signal) =>
-          prepareAudio(bytes, { targetRate, signal, preprocess: req.preprocess ?? pre.enabled, dc: pre.dc, gain: pre.gain, denoise: req.denoise ?? pre.denoise, denoiser, onWarning: warn }),
+          prepareAudio(bytes, { targetRate, signal, preprocess: req.preprocess ?? pre.enabled, dc: pre.dc, gain: req.gain ?? pre.gain, denoise: req.denoise ?? pre.denoise, denoiser, onWarning: warn }),
         format: formatTranscription,
         itnByDefault: config.postprocess.itn,
         hotWordThreshold: config.postprocess.hotWordThreshold,

@@ -18,6 +18,7 @@ export interface StreamCliOptions {
   hotWords: string[];
   itn: boolean;
   preprocess: boolean;
+  gain: boolean;
   denoise: boolean | 'auto';
   /** Feed as fast as the session takes it, not at real-time pace. */
   fast: boolean;
@@ -63,6 +64,7 @@ export async function streamCommand(
       interimResults: true,
       realtime: !opts.fast,
       preprocess: opts.preprocess,
+      gain: opts.gain,
       denoise: opts.denoise,
     });
     const closed = new Promise<void>((resolve) => {

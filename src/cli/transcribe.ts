@@ -26,6 +26,10 @@ export interface TranscribeCliOptions {
   itn: boolean;
   /** DC removal, denoise and gain before the engine (resampling always runs). */
   preprocess: boolean;
+  /** 20 Hz high-pass (config preprocess.dc). */
+  dc: boolean;
+  /** Peak normalisation (config preprocess.gain, --gain). */
+  gain: boolean;
   denoise: boolean | 'auto';
   /** Hot word similarity threshold (0..1); undefined = the default. */
   hotWordThreshold?: number | undefined;
@@ -77,7 +81,7 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
   }
   const onWarning = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const denoiser = opts.preprocess && opts.denoise !== false ? await loadDenoiser({ onWarning }) : undefined;
-  const audio = await prepareAudio(bytes, { targetRate: caps.sampleRate, signal, preprocess: opts.preprocess, dc: true, gain: true, denoise: opts.denoise, denoiser, onWarning });
+  const audio = await prepareAudio(bytes, { targetRate: caps.sampleRate, signal, preprocess: opts.preprocess, dc: opts.dc, gain: opts.gain, denoise: opts.denoise, denoiser, onWarning });
   const chunks = splitAtSilence(audio.samples, audio.sampleRate, 30);
 
   const engine: Engine = await createEngineFor(entry);

@@ -91,8 +91,12 @@ const preprocessSchema = z
     enabled: z.boolean().default(true),
     /** 20 Hz high-pass (2nd-order Butterworth). */
     dc: z.boolean().default(true),
-    /** Peak normalisation to -3 dBFS over a 500 ms window. */
-    gain: z.boolean().default(true),
+    /**
+     * Peak normalisation to -3 dBFS over a 500 ms window. Off by default: the bundled recognisers normalise
+     * level themselves (cepstral mean normalisation, Whisper's log-mel scaling), and the time-varying gain
+     * cost PocketSphinx 6 WER points on the evaluation corpus (docs/BENCHMARKS.md).
+     */
+    gain: z.boolean().default(false),
     /** RNNoise: 'auto' = on for telephony audio (8 kHz or narrower, G.711), off for wideband. */
     denoise: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   })

@@ -45,6 +45,7 @@ export interface CreateSessionOptions {
   interimResults?: boolean;
   realtime?: boolean;
   preprocess?: boolean;
+  gain?: boolean;
   denoise?: boolean | 'auto';
 }
 
@@ -81,7 +82,7 @@ export class SessionManager {
         itn: o.itn ?? this.opts.itn,
         interimResults: o.interimResults ?? true,
         realtime: o.realtime ?? true,
-        preprocess: { enabled: o.preprocess ?? p.enabled, dc: p.dc, gain: p.gain, denoise: o.denoise ?? p.denoise },
+        preprocess: { enabled: o.preprocess ?? p.enabled, dc: p.dc, gain: o.gain ?? p.gain, denoise: o.denoise ?? p.denoise },
         vad: this.opts.vad,
         sessions: this.opts.sessions,
       },

@@ -74,20 +74,23 @@ describe('preprocessing and post-processing through the batch API', () => {
     if (done) expect(done.code, done.stderr).toBe(0);
   });
 
-  it('an 8 kHz telephone file: tagged telephony, the whole chain runs, the words come out', async () => {
+  it('an 8 kHz telephone file: tagged telephony, the default chain runs (gain only on request), the words come out', async () => {
     const r = await transcribe(readFileSync(SPEECH));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.audio_quality).toBe('telephony');
     expect(r.headers.get('x-theo-audio-quality')).toBe('telephony');
-    const stages = r.headers.get('x-theo-preprocessing')?.split(',');
-    expect(stages).toEqual(expect.arrayContaining(['dc', 'resample', 'gain']));
+    expect(r.headers.get('x-theo-preprocessing')?.split(',')).toEqual(['dc', 'resample', 'denoise']);
     expect(words(r.body.text)).toEqual(expect.arrayContaining(['thank', 'you']));
+    const gained = await transcribe(readFileSync(SPEECH), { gain: 'true' });
+    expect(gained.status, JSON.stringify(gained.body)).toBe(200);
+    expect(gained.headers.get('x-theo-preprocessing')?.split(',')).toEqual(['dc', 'resample', 'denoise', 'gain']);
+    expect(words(gained.body.text)).toContain('thank');
   });
 
   it('a 44.1 kHz stereo upload of the same call: resampled by the chain, recognised as band-limited telephone audio', async () => {
     const r = await transcribe(converted('44k.wav', ['-r', '44100', '-c', '2']));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.headers.get('x-theo-preprocessing')?.split(',')).toEqual(expect.arrayContaining(['dc', 'resample', 'gain']));
+    expect(r.headers.get('x-theo-preprocessing')?.split(',')).toEqual(['dc', 'resample', 'denoise']);
     expect(r.body.audio_quality).toBe('telephony');
     expect(words(r.body.text)).toEqual(expect.arrayContaining(['thank', 'you']));
   });
@@ -116,6 +119,9 @@ describe('preprocessing and post-processing through the batch API', () => {
     const r = await transcribe(readFileSync(SPEECH), { denoise: 'loud' });
     expect(r.status).toBe(400);
     expect((r.body.error as Record<string, unknown>).param).toBe('denoise');
+    const g = await transcribe(readFileSync(SPEECH), { gain: 'loud' });
+    expect(g.status).toBe(400);
+    expect((g.body.error as Record<string, unknown>).param).toBe('gain');
   });
 
   it('hot words correct the final text for a model without native hot words', async () => {
@@ -173,9 +179,9 @@ describe('preprocessing and post-processing through the batch API', () => {
   });
 
   it('exports preprocessing and post-processing durations per stage', async () => {
-    await transcribe(readFileSync(SPEECH), { hot_words: 'Theo' });
+    await transcribe(readFileSync(SPEECH), { hot_words: 'Theo', gain: 'true' });
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const stage of ['decode', 'dc', 'resample', 'gain']) expect(metrics).toMatch(new RegExp(`preprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
+    for (const stage of ['decode', 'dc', 'resample', 'denoise', 'gain']) expect(metrics).toMatch(new RegExp(`preprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
     for (const stage of ['hot_words', 'itn', 'entities']) expect(metrics).toMatch(new RegExp(`postprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
   });
 });

@@ -18,11 +18,13 @@ export interface AudioParams {
   itn: boolean | undefined;
   /** Undefined = the server's default (config preprocess.enabled). */
   preprocess: boolean | undefined;
+  /** Undefined = the server's default (config preprocess.gain). */
+  gain: boolean | undefined;
   /** Undefined = the server's default (config preprocess.denoise). */
   denoise: boolean | 'auto' | undefined;
 }
 
-const KNOWN_FIELDS = new Set(['model', 'language', 'prompt', 'response_format', 'temperature', 'timestamp_granularities[]', 'timestamp_granularities', 'hot_words', 'hot_words[]', 'itn', 'preprocess', 'denoise', 'stream', 'chunking_strategy', 'include[]']);
+const KNOWN_FIELDS = new Set(['model', 'language', 'prompt', 'response_format', 'temperature', 'timestamp_granularities[]', 'timestamp_granularities', 'hot_words', 'hot_words[]', 'itn', 'preprocess', 'gain', 'denoise', 'stream', 'chunking_strategy', 'include[]']);
 
 function one(fields: Map<string, string[]>, name: string): string | undefined {
   const v = fields.get(name);
@@ -77,11 +79,12 @@ export function parseAudioParams(fields: Map<string, string[]>, task: Task): Aud
 
   const itn = flag(fields, 'itn');
   const preprocess = flag(fields, 'preprocess');
+  const gain = flag(fields, 'gain');
   const denoiseRaw = one(fields, 'denoise');
   if (denoiseRaw !== undefined && !['true', 'false', 'auto'].includes(denoiseRaw)) throw badParam('denoise', `denoise must be 'true', 'false' or 'auto', got '${denoiseRaw}'`);
   const denoise = denoiseRaw === undefined ? undefined : denoiseRaw === 'auto' ? 'auto' : denoiseRaw === 'true';
 
-  return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn, preprocess, denoise };
+  return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn, preprocess, gain, denoise };
 }
 
 /** A 'true'/'false' form field; undefined when absent. */

@@ -29,6 +29,7 @@ export interface ModelCatalog {
 /** What a request asks of preprocessing; undefined fields take the server's defaults. */
 export interface PrepareRequest {
   preprocess: boolean | undefined;
+  gain: boolean | undefined;
   denoise: boolean | 'auto' | undefined;
 }
 
@@ -102,7 +103,7 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
     ctx.req.socket.once('close', onClose);
     const timer = setTimeout(() => ac.abort(new ApiError(504, `the request took longer than ${deps.requestTimeoutMs} ms`, { code: 'timeout' })), deps.requestTimeoutMs);
     try {
-      const audio = await deps.prepare(form.file.bytes, caps.sampleRate, { preprocess: params.preprocess, denoise: params.denoise }, ac.signal);
+      const audio = await deps.prepare(form.file.bytes, caps.sampleRate, { preprocess: params.preprocess, gain: params.gain, denoise: params.denoise }, ac.signal);
       preTime.observe({ stage: 'decode' }, audio.decodeSeconds);
       for (const [stage, seconds] of Object.entries(audio.timings)) preTime.observe({ stage }, seconds);
       let result: FileTranscriptionResult;
