@@ -10,5 +10,7 @@ npx tsx test/bench/packet-path.bench.ts
 npx tsx test/bench/streams.bench.ts "$@"
 npx tsx test/bench/preprocess.bench.ts
 npx tsx test/bench/vad.bench.ts
+npx tsx test/bench/session.bench.ts
 npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
+npx tsx test/bench/latency.bench.ts
