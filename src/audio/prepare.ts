@@ -12,7 +12,7 @@ export interface PrepareOptions {
   targetRate: number;
   /** DC removal, denoise and gain; false leaves only the resampler. */
   preprocess: boolean;
-  dc: boolean;
+  dc: boolean | 'auto';
   gain: boolean;
   /** 'auto': on for telephony audio, off for wideband. */
   denoise: boolean | 'auto';
@@ -57,7 +57,7 @@ export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Pro
   const pre = preprocessFile(decoded.samples, rate, {
     outputRate: opts.targetRate,
     quality,
-    dc: opts.preprocess && opts.dc,
+    dc: opts.preprocess ? opts.dc : false,
     gain: opts.preprocess && opts.gain,
     denoise: opts.preprocess ? opts.denoise : false,
     ...(opts.denoiser ? { denoiser: opts.denoiser } : {}),

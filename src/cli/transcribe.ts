@@ -27,7 +27,7 @@ export interface TranscribeCliOptions {
   /** DC removal, denoise and gain before the engine (resampling always runs). */
   preprocess: boolean;
   /** 20 Hz high-pass (config preprocess.dc). */
-  dc: boolean;
+  dc: boolean | 'auto';
   /** Peak normalisation (config preprocess.gain, --gain). */
   gain: boolean;
   denoise: boolean | 'auto';

@@ -89,8 +89,8 @@ const preprocessSchema = z
   .object({
     /** Run the preprocessing chain (DC removal, gain, denoise) before the engine; resampling always runs. */
     enabled: z.boolean().default(true),
-    /** 20 Hz high-pass (2nd-order Butterworth). */
-    dc: z.boolean().default(true),
+    /** 20 Hz high-pass (2nd-order Butterworth): 'auto' = used only while the input has a DC offset. */
+    dc: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /**
      * Peak normalisation to -3 dBFS over a 500 ms window. Off by default: the bundled recognisers normalise
      * level themselves (cepstral mean normalisation, Whisper's log-mel scaling), and the time-varying gain

@@ -42,7 +42,7 @@ export interface SessionOptions {
   interimResults: boolean;
   /** Input arrives at real-time pace (a call, a microphone): running ahead is rate-limited. False: a file fed as fast as it can be. */
   realtime: boolean;
-  preprocess: { enabled: boolean; dc: boolean; gain: boolean; denoise: boolean | 'auto' };
+  preprocess: { enabled: boolean; dc: boolean | 'auto'; gain: boolean; denoise: boolean | 'auto' };
   vad: VadConfig;
   sessions: SessionsConfig;
 }
@@ -160,7 +160,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.pre = createPreprocessor({
       inputRate: opts.inputRate,
       outputRate: this.sampleRate,
-      dc: p.enabled && p.dc,
+      dc: p.enabled ? p.dc : false,
       gain: p.enabled && p.gain,
       denoise: p.enabled ? p.denoise : false,
       ...(opts.quality ? { quality: opts.quality } : {}),

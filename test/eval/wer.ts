@@ -8,14 +8,15 @@
 //           /v1/audio/transcriptions (multipart, response_format=json); the clock covers each request
 //           end to end (upload, multipart, decode, preprocessing, scheduler, worker IPC, transcribe,
 //           response). Two variants, one after the other on the same server: preprocessing off
-//           (preprocess=false: only the resampler) and on (the server's defaults: DC removal, gain, and
-//           RNNoise for these telephone prompts). Both send itn=false, so the text is the recogniser's.
+//           (preprocess=false: only the resampler) and on (the server's defaults: DC removal while the input has
+//           an offset, RNNoise while a telephone line is noisy; gain is off by default). Both send itn=false, so the text is the recogniser's.
 //
 // Both paths run one file at a time, after one untimed warm-up file. WER = word errors / reference words
 // over all files (normalizeText on both sides); RTF = processing seconds / audio seconds.
 //
-// Options: --limit N (N prompts spread evenly over the sorted list), --model NAME (default
-// pocketsphinx-en-us), --json FILE (default test/bench/results/wer.json), --rtp-ports A-B (default
+// Options: --limit N (N prompts spread evenly over the sorted list), --noise-snr DB (add white noise at DB
+// dB below each prompt's speech level, seeded per prompt, to every path's input: a noisy telephone line),
+// --model NAME (default pocketsphinx-en-us), --json FILE (default test/bench/results/wer.json), --rtp-ports A-B (default
 // 42940-42959), --no-build (skip `npm run -s build`).
 // Exit status: 0 done; 1 Theo's WER (preprocessing off) is worse than the baseline's, or preprocessing on is
 // worse than off, by more than 0.5 percentage points; 2 setup error (corpus or model missing, server did not start).
@@ -27,9 +28,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeAudio } from '../../src/audio/decode.js';
+import { encodeWav, readWavFloat } from '../../src/audio/wav.js';
 import { createEngineFor } from '../../src/engines/factory.js';
 import type { TranscribeOptions } from '../../src/engines/engine.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
+import { Prng } from '../../src/util/prng.js';
 import { PROMPTS_DIR, TRANSCRIPTS_FILE, corpusAvailable, listPrompts, normalizeText, wordErrors, type Prompt } from '../helpers/corpus.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -47,7 +50,7 @@ interface PathResult {
 /** The Theo variants: label, and the form fields each request adds. */
 const VARIANTS = [
   { key: 'theo', label: 'Theo, preprocessing off', fields: { preprocess: 'false', itn: 'false' } },
-  { key: 'theoPre', label: 'Theo, preprocessing on (defaults)', fields: { itn: 'false' } },
+  { key: 'theoPre', label: 'Theo, preprocessing on (defaults: DC and RNNoise, each engaged only when needed)', fields: { itn: 'false' } },
 ] as const;
 type PathKey = 'direct' | (typeof VARIANTS)[number]['key'];
 
@@ -76,12 +79,13 @@ interface PathSummary {
 
 class SetupError extends Error {}
 
-function parseOptions(): { limit: number | undefined; model: string; json: string; rtpPorts: string; build: boolean; argv: string[] } {
+function parseOptions(): { limit: number | undefined; noiseSnr: number | undefined; model: string; json: string; rtpPorts: string; build: boolean; argv: string[] } {
   const argv = process.argv.slice(2);
   const { values } = parseArgs({
     args: argv,
     options: {
       limit: { type: 'string' },
+      'noise-snr': { type: 'string' },
       model: { type: 'string', default: 'pocketsphinx-en-us' },
       json: { type: 'string', default: 'test/bench/results/wer.json' },
       'rtp-ports': { type: 'string', default: '42940-42959' },
@@ -94,7 +98,41 @@ function parseOptions(): { limit: number | undefined; model: string; json: strin
     limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new SetupError(`--limit must be a positive integer, got '${values.limit}'`);
   }
-  return { limit, model: values.model, json: values.json, rtpPorts: values['rtp-ports'], build: !values['no-build'], argv };
+  let noiseSnr: number | undefined;
+  if (values['noise-snr'] !== undefined) {
+    noiseSnr = Number(values['noise-snr']);
+    if (!Number.isFinite(noiseSnr) || noiseSnr < -10 || noiseSnr > 80) throw new SetupError(`--noise-snr must be a number of dB in [-10, 80], got '${values['noise-snr']}'`);
+  }
+  return { limit, noiseSnr, model: values.model, json: values.json, rtpPorts: values['rtp-ports'], build: !values['no-build'], argv };
+}
+
+/**
+ * The prompt with white Gaussian noise added at `snrDb` below its speech level (RMS of the 10 ms frames above
+ * -40 dBFS), seeded, as a 16-bit WAV at the prompt's rate.
+ */
+function withNoise(wavBytes: Buffer, snrDb: number, seed: number): Buffer {
+  const wav = readWavFloat(wavBytes);
+  const x = wav.samples;
+  const frame = Math.max(1, Math.round(wav.sampleRate / 100));
+  let energy = 0;
+  let count = 0;
+  for (let i = 0; i + frame <= x.length; i += frame) {
+    let e = 0;
+    for (let j = 0; j < frame; j++) e += x[i + j]! ** 2;
+    if (e / frame > 1e-4) {
+      energy += e;
+      count += frame;
+    }
+  }
+  const sigma = Math.sqrt(energy / Math.max(1, count)) / 10 ** (snrDb / 20);
+  const rng = new Prng(seed);
+  const out = new Int16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const g = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const v = Math.round((x[i]! + g * sigma) * 32768);
+    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+  return encodeWav({ sampleRate: wav.sampleRate, channels: 1, samples: out });
 }
 
 /** `n` prompts spread evenly over the list (all of them when n is undefined or not smaller). */
@@ -233,7 +271,11 @@ async function main(): Promise<number> {
   process.stderr.write(`${prompts.length} of ${all.length} prompts, model ${opts.model}\n`);
 
   const topts: TranscribeOptions = { task: 'transcribe', language: entry.manifest.defaults.language, hotWords: [], temperature: 0, wordTimestamps: false };
-  const files = prompts.map((p) => ({ prompt: p, bytes: readFileSync(p.path) }));
+  const files = prompts.map((p, i) => {
+    const bytes = readFileSync(p.path);
+    return { prompt: p, bytes: opts.noiseSnr === undefined ? bytes : withNoise(bytes, opts.noiseSnr, i + 1) };
+  });
+  if (opts.noiseSnr !== undefined) process.stderr.write(`white noise added at ${opts.noiseSnr} dB below each prompt's speech level\n`);
   const results: FileResult[] = files.map(({ prompt }) => ({
     name: prompt.name,
     audioSeconds: 0,
@@ -339,7 +381,7 @@ async function main(): Promise<number> {
 
   const lines = [
     '',
-    `## WER: ${opts.model} on ${results.length} of ${all.length} asterisk-core-sounds-en prompts`,
+    `## WER: ${opts.model} on ${results.length} of ${all.length} asterisk-core-sounds-en prompts${opts.noiseSnr === undefined ? '' : `, white noise at ${opts.noiseSnr} dB SNR`}`,
     '',
     table(direct, VARIANTS.map((v) => ({ label: v.label, s: summarise(results, v.key) }))),
     '',

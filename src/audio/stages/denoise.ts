@@ -8,6 +8,15 @@
 // and, after flush, exactly as long. Each stage owns one RNNoise state and one frame buffer in the module's
 // memory: dispose() frees them (reset() too; the next process() allocates afresh).
 //
+// Adaptive mode (create(rate, { adaptive: true }), used by the pipeline's denoise: 'auto'): RNNoise only
+// helps on a noisy line (PocketSphinx WER on 250 Asterisk telephone prompts: clean 69.72% without, 71.46%
+// with RNNoise; with white noise at 25 dB SNR 75.06% without, 69.60% with), so the stage tracks the line's
+// noise floor (minimum 10 ms frame energy over the last 3 s) and mixes the denoised signal in only while
+// the floor is above -60 dBFS (out again below -66 dBFS), with a 50 ms linear crossfade. The mix weight is
+// fixed per input sample as it arrives, so any block split gives the same output; while disengaged the
+// output is the input sample itself, bit for bit. RNNoise keeps running underneath, so it is warm when
+// it engages.
+//
 // Loading is asynchronous and may fail (no WebAssembly, package missing): loadDenoiser() then resolves to
 // undefined and reports why once per process through onWarning, and callers skip the stage.
 import { createResampler, type ResamplerStage } from './resample.js';
@@ -33,14 +42,35 @@ interface RnnoiseModule {
 export interface DenoiseStage extends AudioStage {
   /** RNNoise's voice-activity probability for the last frame it processed (0..1). */
   readonly voiceProbability: number;
+  /** Whether the denoised signal is being mixed in now (always true unless adaptive). */
+  readonly engaged: boolean;
+  /** Output samples that carried some denoised signal, over the stage's life (flush and reset keep it). */
+  readonly denoisedSamples: number;
   /** Frees the RNNoise state; the stage must not be used afterwards. */
   dispose(): void;
 }
 
+export interface DenoiseOptions {
+  /**
+   * Denoise only while the line is noisy (noise floor above ADAPTIVE_ENGAGE_DB, out below
+   * ADAPTIVE_RELEASE_DB); otherwise pass the input through untouched. Default false: always denoise.
+   */
+  adaptive?: boolean;
+}
+
 export interface DenoiserFactory {
   /** A new denoise stage whose input and output are at `rate` Hz. */
-  create(rate: number): DenoiseStage;
+  create(rate: number, opts?: DenoiseOptions): DenoiseStage;
 }
+
+/** Adaptive mode engages when the noise floor (dBFS, mean square) rises above this... */
+export const ADAPTIVE_ENGAGE_DB = -60;
+/** ...and disengages when it falls below this. */
+export const ADAPTIVE_RELEASE_DB = -66;
+/** Noise-floor window: minimum 10 ms frame energy over this many seconds. */
+export const ADAPTIVE_WINDOW_S = 3;
+/** Crossfade between dry and denoised signal, seconds. */
+export const ADAPTIVE_FADE_S = 0.05;
 
 export interface LoadDenoiserOptions {
   /** Told once per process when the module cannot be loaded. */
@@ -89,7 +119,12 @@ export async function loadDenoiser(opts: LoadDenoiserOptions = {}): Promise<Deno
     return undefined;
   }
   const m = result;
-  return { create: (rate: number) => new RnnoiseStage(m, rate) };
+  return {
+    create: (rate: number, o?: DenoiseOptions) => {
+      const stage = new RnnoiseStage(m, rate);
+      return o?.adaptive ? new AdaptiveDenoiseStage(stage) : stage;
+    },
+  };
 }
 
 class RnnoiseStage implements DenoiseStage {
@@ -123,7 +158,27 @@ class RnnoiseStage implements DenoiseStage {
     return this.vad;
   }
 
+  readonly engaged = true;
+  private denoised = 0;
+
+  get denoisedSamples(): number {
+    return this.denoised;
+  }
+
   process(block: Float32Array): Float32Array {
+    const y = this.run(block);
+    this.denoised += y.length;
+    return y;
+  }
+
+  flush(): Float32Array {
+    const y = this.drain();
+    this.denoised += y.length;
+    return y;
+  }
+
+  /** process() without the count (the adaptive stage counts what it mixes in). */
+  run(block: Float32Array): Float32Array {
     this.inCount += block.length;
     const x48 = this.up ? this.up.process(block) : block;
     const y48 = this.denoise(x48);
@@ -132,7 +187,8 @@ class RnnoiseStage implements DenoiseStage {
     return y;
   }
 
-  flush(): Float32Array {
+  /** flush() without the count. */
+  drain(): Float32Array {
     const parts: Float32Array[] = [];
     const push = (y48: Float32Array): void => {
       if (y48.length === 0) return;
@@ -236,5 +292,192 @@ class RnnoiseStage implements DenoiseStage {
     if (this.framePtr !== 0) this.m._free(this.framePtr);
     this.state = 0;
     this.framePtr = 0;
+  }
+}
+
+const SUB_FRAMES = 10; // 10 ms frames per sub-block (100 ms)
+const MIN_FRAMES = 10; // frames seen before the first decision (100 ms)
+
+/**
+ * RNNoise mixed in only while the line is noisy. Noise floor by minimum statistics: the energy of each
+ * 10 ms input frame, minima per 100 ms sub-block in a ring covering ADAPTIVE_WINDOW_S, floor = the least
+ * of those and the current sub-block's (before the window has filled, the minimum over what was seen,
+ * once 100 ms were). The mix weight of each input sample ramps toward the current decision and waits with
+ * the dry sample in a FIFO until RNNoise yields the output sample for that position.
+ */
+class AdaptiveDenoiseStage implements DenoiseStage {
+  readonly name = 'denoise';
+  readonly inputRate: number;
+  readonly outputRate: number;
+  private readonly frameLen: number;
+  private readonly step: number;
+  private readonly subMins: Float64Array;
+  // Noise-floor tracker.
+  private frameFill = 0;
+  private frameSum = 0;
+  private frames = 0;
+  private subFill = 0;
+  private subMin = Infinity;
+  private subCount = 0;
+  private subHead = 0;
+  private ringMin = Infinity;
+  private on = false;
+  private w = 0;
+  // FIFO of dry samples and their weights, waiting for RNNoise's output at the same positions.
+  private dry = new Float32Array(1024);
+  private wts = new Float32Array(1024);
+  private head = 0;
+  private len = 0;
+  private out = new Float32Array(0);
+  private denoised = 0;
+
+  constructor(private readonly inner: RnnoiseStage) {
+    this.inputRate = inner.inputRate;
+    this.outputRate = inner.outputRate;
+    this.frameLen = Math.max(1, Math.round(this.inputRate / 100));
+    this.step = 1 / Math.max(1, Math.round(this.inputRate * ADAPTIVE_FADE_S));
+    this.subMins = new Float64Array(Math.round((ADAPTIVE_WINDOW_S * 1000) / (10 * SUB_FRAMES)));
+  }
+
+  get voiceProbability(): number {
+    return this.inner.voiceProbability;
+  }
+
+  get engaged(): boolean {
+    return this.on;
+  }
+
+  get denoisedSamples(): number {
+    return this.denoised;
+  }
+
+  process(block: Float32Array): Float32Array {
+    this.enqueue(block);
+    return this.mix(this.inner.run(block), false);
+  }
+
+  flush(): Float32Array {
+    const y = this.mix(this.inner.drain(), true).slice();
+    this.resetState();
+    return y;
+  }
+
+  reset(): void {
+    this.inner.reset();
+    this.resetState();
+  }
+
+  dispose(): void {
+    this.inner.dispose();
+  }
+
+  private resetState(): void {
+    this.frameFill = 0;
+    this.frameSum = 0;
+    this.frames = 0;
+    this.subFill = 0;
+    this.subMin = Infinity;
+    this.subCount = 0;
+    this.subHead = 0;
+    this.ringMin = Infinity;
+    this.on = false;
+    this.w = 0;
+    this.head = 0;
+    this.len = 0;
+  }
+
+  /** Tracks the noise floor, fixes each sample's weight and queues it with the sample. */
+  private enqueue(block: Float32Array): void {
+    this.grow(this.len + block.length);
+    const cap = this.dry.length;
+    const mask = cap - 1;
+    let tail = (this.head + this.len) & mask;
+    let w = this.w;
+    for (let i = 0; i < block.length; i++) {
+      const raw = block[i] as number;
+      const v = raw - raw === 0 ? raw : 0;
+      w = this.on ? (w + this.step >= 1 ? 1 : w + this.step) : w - this.step <= 0 ? 0 : w - this.step;
+      this.dry[tail] = v;
+      this.wts[tail] = w;
+      tail = (tail + 1) & mask;
+      this.frameSum += v * v;
+      if (++this.frameFill === this.frameLen) this.endFrame();
+    }
+    this.w = w;
+    this.len += block.length;
+  }
+
+  private endFrame(): void {
+    const energy = this.frameSum / this.frameLen;
+    const e = energy > 0 ? 10 * Math.log10(energy) : -Infinity;
+    this.frameFill = 0;
+    this.frameSum = 0;
+    this.frames++;
+    if (e < this.subMin) this.subMin = e;
+    if (++this.subFill === SUB_FRAMES) {
+      const n = this.subMins.length;
+      this.subMins[this.subHead] = this.subMin;
+      this.subHead = (this.subHead + 1) % n;
+      if (this.subCount < n) this.subCount++;
+      let m = Infinity;
+      for (let k = 0; k < this.subCount; k++) m = Math.min(m, this.subMins[k] as number);
+      this.ringMin = m;
+      this.subFill = 0;
+      this.subMin = Infinity;
+    }
+    if (this.frames < MIN_FRAMES) return;
+    const floor = Math.min(this.ringMin, this.subMin);
+    if (!this.on && floor > ADAPTIVE_ENGAGE_DB) this.on = true;
+    else if (this.on && floor < ADAPTIVE_RELEASE_DB) this.on = false;
+  }
+
+  /** Mixes RNNoise's output with the queued dry samples at the same positions. */
+  private mix(y: Float32Array, last: boolean): Float32Array {
+    // At flush the denoiser's output matches the input length, so it takes exactly what is queued.
+    const n = last ? this.len : y.length;
+    if (this.out.length < n) this.out = new Float32Array(Math.max(n, 2 * this.out.length));
+    const out = this.out;
+    const mask = this.dry.length - 1;
+    let h = this.head;
+    let denoised = 0;
+    for (let i = 0; i < n; i++) {
+      const d = i < y.length ? (y[i] as number) : 0;
+      if (i >= this.len) {
+        out[i] = d; // cannot happen: RNNoise never yields a sample before its input
+        continue;
+      }
+      const w = this.wts[h] as number;
+      const x = this.dry[h] as number;
+      h = (h + 1) & mask;
+      if (w === 0) {
+        out[i] = x;
+      } else {
+        out[i] = w === 1 ? d : w * d + (1 - w) * x;
+        denoised++;
+      }
+    }
+    const used = Math.min(n, this.len);
+    this.head = h;
+    this.len -= used;
+    this.denoised += denoised;
+    return out.subarray(0, n);
+  }
+
+  /** Makes the FIFO hold at least `need` samples (capacity a power of two). */
+  private grow(need: number): void {
+    let cap = this.dry.length;
+    if (need <= cap) return;
+    while (cap < need) cap *= 2;
+    const dry = new Float32Array(cap);
+    const wts = new Float32Array(cap);
+    const mask = this.dry.length - 1;
+    for (let i = 0; i < this.len; i++) {
+      const j = (this.head + i) & mask;
+      dry[i] = this.dry[j] as number;
+      wts[i] = this.wts[j] as number;
+    }
+    this.dry = dry;
+    this.wts = wts;
+    this.head = 0;
   }
 }

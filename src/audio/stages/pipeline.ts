@@ -19,11 +19,14 @@ export interface PreprocessorOptions {
   inputRate: number;
   /** Rate of the samples returned, integer Hz in [1000, 384000]. */
   outputRate: number;
-  /** DC removal (20 Hz high-pass); default true. */
-  dc?: boolean;
-  /** Gain normalisation to a -3 dBFS peak; default true. */
+  /** DC removal (20 Hz high-pass): true (always), false, or 'auto' (default: only while the input has an offset). */
+  dc?: boolean | 'auto';
+  /** Gain normalisation to a -3 dBFS peak; default true here (the config's default is false). */
   gain?: boolean;
-  /** Noise suppression: true, false, or 'auto' (default: on for telephony audio, off for wideband). */
+  /**
+   * Noise suppression: true (always), false, or 'auto' (default: for telephony audio, engaged only while
+   * the line's noise floor is above -60 dBFS, so clean audio passes untouched; off for wideband).
+   */
   denoise?: boolean | 'auto';
   /** How the audio reached us; default from inputRate (8 kHz or less is telephony). */
   quality?: AudioQuality;
@@ -82,12 +85,14 @@ class Chain implements Preprocessor {
     this.outputRate = opts.outputRate;
     this.quality = opts.quality ?? detectAudioQuality(opts.inputRate);
     const chain: AudioStage[] = [];
-    if (opts.dc ?? true) chain.push(createDcBlocker(opts.inputRate));
+    const dc = opts.dc ?? 'auto';
+    if (dc !== false) chain.push(createDcBlocker(opts.inputRate, { adaptive: dc === 'auto' }));
     if (opts.inputRate !== opts.outputRate) chain.push(createResampler(opts.inputRate, opts.outputRate));
     const denoise = opts.denoise ?? 'auto';
     if (denoise === true || (denoise === 'auto' && this.quality === 'telephony')) {
       if (opts.denoiser) {
-        this.denoiser = opts.denoiser.create(opts.outputRate);
+        // 'auto' denoises only while the line is noisy: RNNoise degrades clean telephone audio.
+        this.denoiser = opts.denoiser.create(opts.outputRate, { adaptive: denoise === 'auto' });
         chain.push(this.denoiser);
       } else if (!warnedNoDenoiser && opts.onWarning) {
         warnedNoDenoiser = true;

@@ -1,6 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createDcBlocker } from '../../../../src/audio/stages/dc.js';
+import { readWavFloat } from '../../../../src/audio/wav.js';
+import { corpusAvailable, listPrompts } from '../../../helpers/corpus.js';
 import { db, maxAbsDiff, randomSizes, runBlocks, runOnce, sine, toneAmplitude } from './signals.js';
+
+const mean = (x: Float32Array, from: number, to: number): number => {
+  let m = 0;
+  for (let i = from; i < to; i++) m += x[i]!;
+  return m / (to - from);
+};
 
 describe('dc removal', () => {
   it('removes a 0.3 offset under a 1 kHz sine and keeps the sine within 0.1 dB', () => {
@@ -43,5 +52,46 @@ describe('dc removal', () => {
     expect(y.every(Number.isFinite)).toBe(true);
     expect(y[0]).toBe(0);
     expect(y[1]).toBe(0);
+  });
+});
+
+describe('dc removal, adaptive (preprocess.dc: auto)', () => {
+  it.skipIf(!corpusAvailable())('passes every Asterisk prompt through bit for bit: they have no offset', () => {
+    const prompts = listPrompts();
+    expect(prompts.length).toBeGreaterThan(500);
+    for (const p of prompts) {
+      const wav = readWavFloat(readFileSync(p.path));
+      const stage = createDcBlocker(wav.sampleRate, { adaptive: true });
+      const y = stage.process(wav.samples);
+      expect(stage.engaged, p.name).toBe(false);
+      expect(y.every((v, i) => v === wav.samples[i]), p.name).toBe(true);
+    }
+  });
+
+  it('engages on an offset, removes it, and releases to the untouched input when it goes', () => {
+    const rate = 8000;
+    const x = sine(440, rate, 6, 0.3);
+    for (let i = rate; i < 3 * rate; i++) x[i]! += 0.05; // an offset from 1 s to 3 s
+    const stage = createDcBlocker(rate, { adaptive: true });
+    const before = stage.process(x.subarray(0, rate)).slice();
+    expect(stage.engaged).toBe(false);
+    expect(before.every((v, i) => v === x[i])).toBe(true);
+    const during = stage.process(x.subarray(rate, 3 * rate)).slice();
+    expect(stage.engaged).toBe(true);
+    expect(Math.abs(mean(during, rate, 2 * rate))).toBeLessThan(1e-3); // settled in its second half
+    const after = stage.process(x.subarray(3 * rate)).slice();
+    // The estimate decays with a 0.5 s time constant (0.05 → under -66 dBFS in ~2.2 s), then 50 ms of fade.
+    expect(stage.engaged).toBe(false);
+    const tail = 2.5 * rate;
+    expect(after.subarray(tail).every((v, i) => v === x[3 * rate + tail + i])).toBe(true);
+  });
+
+  it('streaming in any block sizes equals one call, through engage and release', () => {
+    const rate = 16000;
+    const x = sine(300, rate, 5, 0.2);
+    for (let i = rate; i < 2 * rate; i++) x[i]! -= 0.1;
+    const once = runOnce(createDcBlocker(rate, { adaptive: true }), x).slice();
+    const s = createDcBlocker(rate, { adaptive: true });
+    for (const sizes of [[1], [7], [160], [882], randomSizes(60, 3000)]) expect(maxAbsDiff(runBlocks(s, x, sizes), once)).toBe(0);
   });
 });

@@ -119,3 +119,128 @@ describe('denoise (RNNoise)', () => {
     expect(await loadDenoiser({ onWarning, importModule: () => Promise.resolve({}) })).toBeUndefined();
   });
 });
+
+describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
+  const rate = 16000;
+  const f = factory as DenoiserFactory;
+  /** Telephone prompts at 16 kHz with pauses between them (or tones if the sounds are not installed). */
+  const cleanSpeech = (): Float32Array => {
+    const pause = new Float32Array(rate / 2);
+    if (!SPEECH) return concat([pause, sine(300, rate, 1.5, 0.3), pause, sine(700, rate, 2, 0.2), pause]);
+    const parts: Float32Array[] = [new Float32Array(rate)];
+    for (const name of ['queue-thankyou', 'vm-intro', 'queue-callswaiting', 'vm-goodbye']) {
+      parts.push(resample(Float32Array.from(readSpeech(name), (v) => v / 32768), 8000, rate), pause);
+    }
+    return concat(parts);
+  };
+  // A quiet line: the prompts over white noise at -75 dBFS rms.
+  const clean = ((x) => {
+    const n = whiteNoise(x.length, Math.sqrt(3) * 10 ** (-75 / 20), 2);
+    return Float32Array.from(x, (v, i) => v + n[i]!);
+  })(cleanSpeech());
+  // White noise at -45 dBFS rms (uniform: rms = amp / sqrt(3)), about 25 dB under the prompts.
+  const noiseAmp = Math.sqrt(3) * 10 ** (-45 / 20);
+  const withNoise = (x: Float32Array, seed = 5): Float32Array => {
+    const n = whiteNoise(x.length, noiseAmp, seed);
+    return Float32Array.from(x, (v, i) => v + n[i]!);
+  };
+
+  it('passes clean telephone speech through bit for bit', () => {
+    const d = f.create(rate, { adaptive: true });
+    let engaged = false;
+    const parts: Float32Array[] = [];
+    for (let off = 0; off < clean.length; off += 320) {
+      parts.push(d.process(clean.subarray(off, off + 320)).slice());
+      engaged ||= d.engaged;
+    }
+    parts.push(d.flush());
+    const y = concat(parts);
+    d.dispose();
+    expect(engaged).toBe(false);
+    expect(d.denoisedSamples).toBe(0);
+    expect(y.length).toBe(clean.length);
+    expect(y.every((v, i) => Object.is(v, clean[i]))).toBe(true);
+  });
+
+  it('engages on a noisy line and removes the noise from pauses', () => {
+    // 2 s of line noise before the speech: the stage must engage early in it.
+    const x = withNoise(concat([new Float32Array(2 * rate), clean]));
+    const d = f.create(rate, { adaptive: true });
+    let engagedAt = -1;
+    const parts: Float32Array[] = [];
+    for (let off = 0; off < x.length; off += 160) {
+      parts.push(d.process(x.subarray(off, off + 160)).slice());
+      if (d.engaged && engagedAt < 0) engagedAt = off + 160;
+    }
+    const stayed = d.engaged;
+    parts.push(d.flush());
+    const y = concat(parts);
+    d.dispose();
+    const before = db(rms(x, rate, 2 * rate));
+    const after = db(rms(y, rate, 2 * rate));
+    console.log(`adaptive RNNoise: engaged after ${(engagedAt / rate).toFixed(2)} s, pause ${before.toFixed(1)} -> ${after.toFixed(1)} dBFS rms, ${(d.denoisedSamples / rate).toFixed(2)} s denoised of ${(x.length / rate).toFixed(2)} s`);
+    expect(engagedAt).toBeGreaterThan(0);
+    expect(engagedAt).toBeLessThan(3 * rate);
+    expect(stayed).toBe(true);
+    expect(after - before).toBeLessThan(-10);
+    expect(d.denoisedSamples).toBeGreaterThan(x.length - 3 * rate);
+  });
+
+  it('lets go within about 3 s after the noise stops, then passes the input through untouched', () => {
+    const x = concat([withNoise(new Float32Array(2 * rate)), clean]);
+    const d = f.create(rate, { adaptive: true });
+    const y = runOnce(d, x);
+    d.dispose();
+    const from = 2 * rate + Math.round(3.3 * rate); // window (3 s + one 100 ms sub-block) and the 50 ms fade
+    expect(y.length).toBe(x.length);
+    expect(db(rms(y, rate / 2, 2 * rate) / rms(x, rate / 2, 2 * rate))).toBeLessThan(-10);
+    expect(y.subarray(from).every((v, i) => Object.is(v, x[from + i]))).toBe(true);
+    // ...and not before the window has passed: the noise floor is still in it.
+    expect(maxAbsDiff(y.subarray(2 * rate, 2 * rate + rate), x.subarray(2 * rate, 2 * rate + rate))).toBeGreaterThan(0);
+  });
+
+  it('gives the same output for any block split, clean or noisy, at any rate', () => {
+    for (const [r, x] of [[rate, clean], [rate, withNoise(clean)], [8000, withNoise(sine(300, 8000, 2, 0.2))], [44100, withNoise(sine(300, 44100, 1.5, 0.2))]] as const) {
+      const d = f.create(r, { adaptive: true });
+      const once = runOnce(d, x);
+      expect(once.length).toBe(x.length);
+      for (const sizes of [[1], [159], randomSizes(60, 4000, 3)]) {
+        if (sizes[0] === 1 && x.length > 40000) continue; // slow; 159 and random sizes cover splits
+        const y = runBlocks(d, x, sizes);
+        expect(y.length).toBe(x.length);
+        expect(maxAbsDiff(y, once)).toBeLessThan(1e-6);
+        if (x === clean) expect(maxAbsDiff(y, once)).toBe(0);
+      }
+      d.dispose();
+    }
+  });
+
+  it('flush and reset start a new stream; non-finite input becomes 0; dispose frees it', () => {
+    const d = f.create(rate, { adaptive: true });
+    const x = withNoise(sine(440, rate, 0.7, 0.3), 9);
+    const a = runOnce(d, x);
+    expect(a.length).toBe(x.length);
+    expect(d.engaged).toBe(false); // flush leaves it like new
+    d.process(x);
+    d.reset();
+    expect(d.engaged).toBe(false);
+    expect(maxAbsDiff(runOnce(d, x), a)).toBe(0);
+    const bad = Float32Array.from(x);
+    bad[100] = NaN;
+    bad[5000] = Infinity;
+    const y = runOnce(d, bad);
+    expect(y.every((v) => Number.isFinite(v))).toBe(true);
+    d.dispose();
+    expect(() => d.process(x)).toThrow(/dispose/);
+  });
+
+  it('without adaptive, denoises from the first sample and reports itself engaged', () => {
+    const d = f.create(rate);
+    expect(d.engaged).toBe(true);
+    const x = sine(440, rate, 0.5, 0.3);
+    const y = runOnce(d, x);
+    expect(d.denoisedSamples).toBe(x.length);
+    expect(maxAbsDiff(y, x)).toBeGreaterThan(0.01);
+    d.dispose();
+  });
+});

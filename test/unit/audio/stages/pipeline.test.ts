@@ -112,6 +112,22 @@ describe('preprocessing pipeline', () => {
     expect(wide.stages).toEqual(['dc', 'resample', 'gain']);
   });
 
+  it("denoise 'auto' on telephone audio passes a clean line through and denoises a noisy one; true always denoises", () => {
+    const speech = concat([new Float32Array(4000), sine(400, 8000, 1, 0.2), new Float32Array(4000), sine(1200, 8000, 1, 0.1)]);
+    const hiss = whiteNoise(speech.length, Math.sqrt(3) * 10 ** (-45 / 20), 3);
+    const noisy = Float32Array.from(speech, (v, i) => v + hiss[i]!);
+    const run = (x: Float32Array, denoise: boolean | 'auto'): Float32Array => {
+      const p = createPreprocessor({ inputRate: 8000, outputRate: 16000, denoiser, denoise, gain: false });
+      expect(p.stages).toEqual(denoise === false ? ['dc', 'resample'] : ['dc', 'resample', 'denoise']);
+      const y = runOnce(p, x);
+      p.dispose();
+      return y;
+    };
+    expect(maxAbsDiff(run(speech, 'auto'), run(speech, false))).toBe(0);
+    expect(maxAbsDiff(run(speech, true), run(speech, false))).toBeGreaterThan(0.01);
+    expect(maxAbsDiff(run(noisy, 'auto'), run(noisy, false))).toBeGreaterThan(0.01);
+  });
+
   it('reset starts a new stream; dispose frees the denoiser', () => {
     const p = createPreprocessor({ inputRate: 8000, outputRate: 16000, denoiser });
     const x = sine(440, 8000, 0.3, 0.2);
