@@ -199,6 +199,7 @@ abstract class Supervisor {
       this.poke = undefined;
       until.removeEventListener('abort', onStop);
       if (until.aborted) return undefined;
+      let slow = false;
       try {
         const h = await client.health(2000);
         if (h.serving) {
@@ -211,8 +212,12 @@ abstract class Supervisor {
       } catch (err) {
         failures++;
         this.lastError = errorMessage(err);
+        slow = err instanceof WorkerUnavailableError && err.reason === 'deadline';
       }
-      if (this.state === 'serving') this.setState('restarting');
+      // A slow answer is not an outage: a worker busy in a long native call (or descheduled on a loaded host)
+      // keeps its requests and takes new ones, and counts as down only when it stays silent maxFailures times.
+      // A refused or broken connection, or a worker that says it is not serving, is down at once.
+      if (this.state === 'serving' && (!slow || failures >= maxFailures)) this.setState('restarting');
       if (failures >= maxFailures) return this.lastError;
     }
     return undefined;

@@ -4,6 +4,8 @@
 //   slow   like echo, but sleeps `delayMs` (default 2000) in 20 ms steps first, honouring the AbortSignal
 //   crash  like slow, but a clip whose first sample is exactly CRASH_MAGIC makes it throw outside any promise
 //   batch  echo without openStream (the worker buffers utterances and calls transcribe)
+//   block  like echo, but busy-waits `delayMs` first without yielding (a long native call: the worker's
+//          event loop, Health included, is stuck meanwhile)
 // `loadMs` delays load() (Health says LOADING meanwhile); `failLoad` makes load() reject.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ export function describeAudio(audio: Float32Array): string {
 }
 
 interface TestEngineOptions {
-  kind: 'echo' | 'slow' | 'crash' | 'batch';
+  kind: 'echo' | 'slow' | 'crash' | 'batch' | 'block';
   sampleRate: number;
   delayMs: number;
   loadMs: number;
@@ -71,6 +73,12 @@ class TestEngine implements Engine {
       for (let waited = 0; waited < this.o.delayMs; waited += 20) {
         if (options.signal?.aborted) throw new CancelledError('test engine: aborted', { waited });
         await sleep(20);
+      }
+    }
+    if (this.o.kind === 'block') {
+      const until = Date.now() + this.o.delayMs;
+      while (Date.now() < until) {
+        // busy: nothing else runs in this process
       }
     }
     if (options.signal?.aborted) throw new CancelledError('test engine: aborted');
@@ -139,7 +147,7 @@ class EchoStream implements EngineStream {
 export function createEngine(entry: ModelEntry): Engine {
   const opts = entry.manifest.defaults.options ?? {};
   const kind = opts.testEngine ?? 'echo';
-  if (kind !== 'echo' && kind !== 'slow' && kind !== 'crash' && kind !== 'batch') throw new TheoError('model_invalid', `unknown testEngine '${String(kind)}'`);
+  if (kind !== 'echo' && kind !== 'slow' && kind !== 'crash' && kind !== 'batch' && kind !== 'block') throw new TheoError('model_invalid', `unknown testEngine '${String(kind)}'`);
   return new TestEngine({
     kind,
     sampleRate: entry.manifest.sampleRate,

@@ -160,6 +160,29 @@ describe('WorkerManager', () => {
     expect(await metric(registry, 'theo_worker_up', 'stop-a')).toBe(0);
   });
 
+  it('keeps serving a worker whose Health answers late while it is busy, and does not restart it', async () => {
+    // A 3.5 s synchronous decode: at least one Health call (2 s deadline) runs out while the worker is stuck,
+    // fewer than the three in a row that mean "hung".
+    const entry = writeTestModel(modelsDir, 'block-b', { testEngine: 'block', delayMs: 3500 });
+    const { m, registry } = manager([entry]);
+    await m.start();
+    await m.whenServing('block-b', 30_000);
+    const pid = statusOf(m, 'block-b').pid;
+    const seen = new Set<string>();
+    const poll = setInterval(() => seen.add(statusOf(m, 'block-b').state), 25);
+    try {
+      const r = await m.client('block-b').transcribeFile(request('busy', 80));
+      expect(r.text).toBe('samples=80 rms=0.500');
+      await new Promise((resolve) => setTimeout(resolve, 600)); // a Health round after the decode
+    } finally {
+      clearInterval(poll);
+    }
+    expect([...seen]).toEqual(['serving']);
+    expect(statusOf(m, 'block-b').pid).toBe(pid);
+    expect(await metric(registry, 'theo_worker_restarts_total', 'block-b')).toBe(0);
+    await m.stop();
+  });
+
   it('connects a remote worker from config.remote, health-polls it, never spawns it', async () => {
     const entry = writeTestModel(modelsDir, 'remote-e', { testEngine: 'echo' });
     const remote = await spawnTestWorker(entry);
