@@ -68,6 +68,12 @@ export interface WorkerManagerOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Health poll of a serving worker (default 2 s). */
   healthIntervalMs?: number;
+  /**
+   * Deadline of one Health call to a serving worker (default 5 s). Three late answers in a row mean hung (the
+   * worker is killed and restarted); engines decode in native calls that hold a worker's event loop for up
+   * to a few seconds on a loaded host, and a crash is seen at once anyway (process exit, broken streams).
+   */
+  healthTimeoutMs?: number;
   /** Deadline of one TranscribeFile call through the clients (default 10 min). */
   requestTimeoutMs?: number;
 }
@@ -201,7 +207,7 @@ abstract class Supervisor {
       if (until.aborted) return undefined;
       let slow = false;
       try {
-        const h = await client.health(2000);
+        const h = await client.health(this.shared.opts.healthTimeoutMs ?? 5000);
         if (h.serving) {
           failures = 0;
           if (this.state !== 'serving') this.setState('serving');

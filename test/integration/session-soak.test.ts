@@ -257,9 +257,10 @@ describe.skipIf(!available)('streaming core soak (real Silero VAD, fake worker, 
     expect(r.sessionsAlive).toBe(0);
 
     // The runner closed with no stream open or queued; every worker stream ended (and its iteration
-    // finished), nothing left to deliver, frames contiguous.
+    // finished), nothing left to deliver, frames contiguous. A session opens its stream at its first speech:
+    // the 20 of phase 1, and each phase-2 session whose one prompt the VAD heard.
     expect(r.runner).toEqual({ streams: 0, queuedStreams: 0, pendingWindows: 0, closed: true, modelErrors: 0, listenerErrors: 0 });
-    expect(r.worker).toEqual({ streams: 220, notFinished: 0, notEnded: 0, gaps: 0, outstanding: 0 });
+    expect(r.worker).toEqual({ streams: 20 + r.phase2Segments, notFinished: 0, notEnded: 0, gaps: 0, outstanding: 0 });
 
     // Handles and timers: the referenced ones (what keeps the process alive) are back to the baseline right
     // after close; the unref'd ones are the 1 s grace each closed session gives its worker stream before

@@ -161,10 +161,10 @@ describe('WorkerManager', () => {
   });
 
   it('keeps serving a worker whose Health answers late while it is busy, and does not restart it', async () => {
-    // A 3.5 s synchronous decode: at least one Health call (2 s deadline) runs out while the worker is stuck,
-    // fewer than the three in a row that mean "hung".
-    const entry = writeTestModel(modelsDir, 'block-b', { testEngine: 'block', delayMs: 3500 });
-    const { m, registry } = manager([entry]);
+    // A 2.5 s synchronous decode: a Health call (1 s deadline here) runs out while the worker is stuck, but
+    // not the three in a row that mean "hung".
+    const entry = writeTestModel(modelsDir, 'block-b', { testEngine: 'block', delayMs: 2500 });
+    const { m, registry } = manager([entry], { healthTimeoutMs: 1000 });
     await m.start();
     await m.whenServing('block-b', 30_000);
     const pid = statusOf(m, 'block-b').pid;
