@@ -8,6 +8,7 @@ export type { SttStreamConfig, SttStreamEvent, SttStreamFrame };
 
 /** One TranscribeStream to a worker; iteration throws when the stream breaks or the worker sends ERROR. */
 export interface WorkerStream extends AsyncIterable<SttStreamEvent> {
+  /** Sends one frame; the stream may keep `frame.pcm` until it is serialised, so each frame needs memory of its own. */
   write(frame: SttStreamFrame): boolean;
   /** New context / hot words for the next utterance. */
   updatePrompt(prompt: string, hotWords?: readonly string[]): void;

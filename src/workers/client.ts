@@ -54,7 +54,10 @@ export interface SttStreamConfig {
 }
 
 export interface SttStreamFrame {
-  /** PCM_S16LE mono samples (an Int16Array, or its little-endian bytes). */
+  /**
+   * PCM_S16LE mono samples (an Int16Array, or its little-endian bytes). The stream keeps this memory until
+   * the message is serialised (grpc-js holds messages while a call starts): do not write into it afterwards.
+   */
   pcm: Int16Array | Uint8Array;
   offsetSamples?: number;
   /** End of the current utterance: the worker answers with a final. */
@@ -359,9 +362,9 @@ export class SttStream implements AsyncIterable<SttStreamEvent> {
   /** Sends one frame; false when the stream is over (write after end or after an error). */
   write(frame: SttStreamFrame): boolean {
     if (this.ended || this.error || this.done) return false;
-    // A copy (little-endian hosts: the bytes as they are): grpc-js keeps a message unserialized while the
-    // call is still starting, so a view would carry whatever the caller wrote into its buffer since.
-    const pcm = Buffer.from(new Uint8Array(frame.pcm.buffer, frame.pcm.byteOffset, frame.pcm.byteLength));
+    // A view, not a copy (little-endian hosts: the bytes as they are). The caller hands the memory over
+    // (see SttStreamFrame.pcm): a session reads each frame out of its ring buffer into an array of its own.
+    const pcm = Buffer.from(frame.pcm.buffer, frame.pcm.byteOffset, frame.pcm.byteLength);
     this.call.write({ audio: { pcm, offsetSamples: frame.offsetSamples ?? 0, isLast: frame.isLast ?? false } });
     return true;
   }

@@ -1,22 +1,13 @@
 // For session.bench.ts: a worker link that answers every utterance's final at once (no recogniser, no
 // gRPC), and a phone call's audio made of real Asterisk prompts (8 kHz) joined with pauses over line noise.
 import type { EngineCapabilities } from '../../src/engines/engine.js';
+import { POCKETSPHINX_CAPABILITIES } from '../../src/engines/pocketsphinx/engine.js';
 import type { SttStreamConfig, SttStreamEvent, SttStreamFrame, WorkerLink, WorkerStream } from '../../src/session/ports.js';
 import { Prng } from '../../src/util/prng.js';
 import { corpusAvailable, listPrompts, readPromptAudio } from '../helpers/corpus.js';
 
-/** A PocketSphinx-like engine at 16 kHz with native partials (no LocalAgreement passes). */
-export const BENCH_CAPS: Readonly<EngineCapabilities> = Object.freeze({
-  architecture: 'hmm',
-  nativePartials: true,
-  languages: ['en'],
-  translate: false,
-  segmentTimestamps: true,
-  wordTimestamps: true,
-  hotWords: false,
-  languageDetection: false,
-  sampleRate: 16000,
-});
+/** The PocketSphinx engine: 16 kHz, native partials (no LocalAgreement passes). */
+export const BENCH_CAPS: Readonly<EngineCapabilities> = POCKETSPHINX_CAPABILITIES;
 
 const FINAL_TEXT = 'please press one for sales or two for the operator at 5 pm';
 

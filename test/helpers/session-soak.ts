@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { loadDenoiser } from '../../src/audio/stages/denoise.js';
 import { configSchema, type TheoConfig } from '../../src/config/schema.js';
 import type { EngineCapabilities } from '../../src/engines/engine.js';
+import { POCKETSPHINX_CAPABILITIES } from '../../src/engines/pocketsphinx/engine.js';
 import { CancelledError } from '../../src/errors/index.js';
 import { createPostprocessor } from '../../src/postprocess/pipeline.js';
 import type { SessionEvent } from '../../src/session/events.js';
@@ -38,17 +39,7 @@ export const WORKER_DELAY_MS = 120;
 export const CYCLE_S = 300;
 const T0 = 1_700_000_000_000;
 
-export const CAPS: Readonly<EngineCapabilities> = Object.freeze({
-  architecture: 'hmm',
-  nativePartials: true,
-  languages: ['en'],
-  translate: false,
-  segmentTimestamps: true,
-  wordTimestamps: true,
-  hotWords: false,
-  languageDetection: false,
-  sampleRate: MODEL_RATE,
-});
+export const CAPS: Readonly<EngineCapabilities> = POCKETSPHINX_CAPABILITIES;
 
 // ---- fake clock and worker ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // events the test schedules at chosen offsets, and a worker link whose streams the test drives (events
 // in, breaks, ends) and whose frames it records. No worker process, no ONNX.
 import type { EngineCapabilities } from '../../../src/engines/engine.js';
+import { POCKETSPHINX_CAPABILITIES } from '../../../src/engines/pocketsphinx/engine.js';
 import { CancelledError, WorkerUnavailableError } from '../../../src/errors/index.js';
 import type {
   PassResult,
@@ -15,17 +16,7 @@ import type {
   WorkerStream,
 } from '../../../src/session/ports.js';
 
-export const HMM_CAPS: Readonly<EngineCapabilities> = Object.freeze({
-  architecture: 'hmm',
-  nativePartials: true,
-  languages: ['en'],
-  translate: false,
-  segmentTimestamps: true,
-  wordTimestamps: true,
-  hotWords: false,
-  languageDetection: false,
-  sampleRate: 16000,
-});
+export const HMM_CAPS: Readonly<EngineCapabilities> = POCKETSPHINX_CAPABILITIES;
 
 /** A Whisper-like engine: no native partials (LocalAgreement), prompt conditioning. */
 export const ENCDEC_CAPS: Readonly<EngineCapabilities> = Object.freeze({ ...HMM_CAPS, architecture: 'encoder-decoder', nativePartials: false });
