@@ -77,6 +77,8 @@ export interface StreamOptions {
   hotWords: readonly string[];
   /** Emit partial hypotheses (only meaningful with nativePartials). */
   interimResults: boolean;
+  /** 'telephony': narrowband audio upsampled to the model's rate (an engine may adapt to the channel). */
+  audioQuality?: 'telephony' | 'wideband';
 }
 
 export interface StreamHypothesis {

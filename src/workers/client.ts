@@ -3,6 +3,7 @@
 // (UNAVAILABLE / a dropped connection → WorkerUnavailableError, CANCELLED → CancelledError, ...).
 import * as grpc from '@grpc/grpc-js';
 import type { EngineCapabilities, EngineWord, Task } from '../engines/engine.js';
+import type { AudioQuality } from '../audio/stages/stage.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { FileTranscriptionRequest, FileTranscriptionResult, SttClient } from './types.js';
@@ -51,6 +52,8 @@ export interface SttStreamConfig {
   task?: Task;
   /** Continue segment numbering after a recovery. */
   firstSegmentId?: number;
+  /** How the audio reached us: narrowband telephone audio upsampled to sampleRate, or wideband. */
+  audioQuality?: AudioQuality;
 }
 
 export interface SttStreamFrame {
@@ -292,6 +295,7 @@ export class GrpcSttClient implements SttClient {
         interimResults: config.interimResults,
         task: config.task === 'translate' ? 'TRANSLATE' : 'TRANSCRIBE',
         firstSegmentId: config.firstSegmentId ?? 0,
+        audioQuality: config.audioQuality ?? '',
       },
     });
     return stream;

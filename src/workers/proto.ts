@@ -68,6 +68,8 @@ export interface StreamConfigMsg {
   interimResults: boolean;
   task: ProtoTask;
   firstSegmentId: number;
+  /** 'telephony', 'wideband', or '' (unknown). */
+  audioQuality: string;
 }
 
 export interface AudioFrameMsg {

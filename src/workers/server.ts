@@ -494,7 +494,8 @@ class StreamSession {
     this.rate = c.sampleRate;
     this.interim = c.interimResults;
     this.nextSegmentId = c.firstSegmentId;
-    this.options = { language: c.language || undefined, task, prompt: c.prompt || undefined, hotWords: c.hotWords, interimResults: c.interimResults };
+    const quality = c.audioQuality === 'telephony' || c.audioQuality === 'wideband' ? c.audioQuality : undefined;
+    this.options = { language: c.language || undefined, task, prompt: c.prompt || undefined, hotWords: c.hotWords, interimResults: c.interimResults, ...(quality ? { audioQuality: quality } : {}) };
     if (engine.openStream) this.engineStream = engine.openStream(this.options, (h) => this.onHypothesis(h));
   }
 

@@ -56,7 +56,7 @@ const MODEL = 'pocketsphinx-en-us';
 const RATE = 8000;
 const FRAME = RATE / 50;
 const FRAME_MS = 20;
-/** PocketSphinx's rate: the session's VAD offsets count samples at it. */
+/** PocketSphinx's rate: the session's ring offsets count samples at it (VAD offsets are mapped to it). */
 const MODEL_RATE = 16000;
 const LEAD_S = 0.5;
 const PAUSES_S = [0.8, 1.2, 1.6];
@@ -269,7 +269,8 @@ async function instrumentedManager(config: Readonly<TheoConfig>, stack: SessionS
   const vadReal = vadFactoryFor(stack.vad, config.vad);
   const vad: SessionVadFactory = (rate, onEvent) =>
     vadReal(rate, (ev) => {
-      rec.vad.push({ t: performance.now(), type: ev.type, offset: ev.offset, lastPush: lastPushAt });
+      // In model-rate samples, as the session maps them (its VAD runs at the call's 8 kHz).
+      rec.vad.push({ t: performance.now(), type: ev.type, offset: (ev.offset * MODEL_RATE) / rate, lastPush: lastPushAt });
       onEvent(ev);
     });
   const pre = config.preprocess;

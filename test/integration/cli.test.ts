@@ -126,9 +126,9 @@ describe('theo transcribe --stream', () => {
     const final = events.find((e) => e.type === 'transcript.final');
     expect(final?.segmentId).toBe(0);
     expect(final?.text).toMatch(/thank you/);
-    // The prompt is 1.59 s long: the final's times (speech plus the 200 ms pads) lie inside it.
+    // The prompt is 1.592 s long: the final's times (speech plus the 200 ms pads) lie inside it.
     expect(final?.startMs).toBeGreaterThanOrEqual(0);
-    expect(final?.endMs).toBeLessThanOrEqual(1590);
+    expect(final?.endMs).toBeLessThanOrEqual(1592);
     expect(final!.endMs! - final!.startMs!).toBeGreaterThan(600);
   });
 

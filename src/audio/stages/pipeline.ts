@@ -45,6 +45,16 @@ export interface Preprocessor {
   readonly nonFiniteSamples: number;
   /** Processes the next block; returns a new array (possibly shorter or longer than the block). */
   process(block: Float32Array): Float32Array;
+  /**
+   * As process(), without the copy: the result is a view of a stage's buffer (or of the block itself) and is
+   * valid only until the next call. For a caller that consumes each block at once (a live session).
+   */
+  processView(block: Float32Array): Float32Array;
+  /**
+   * The last block as the input-rate stages (DC removal) left it, before resampling: a view valid until the
+   * next call, the same length as the block. A live session feeds it to its VAD at the input rate.
+   */
+  readonly inputView: Float32Array;
   /** End of stream: returns what the stages still hold; then the preprocessor is like new. */
   flush(): Float32Array;
   /** Drops all state (a new stream); counters and timings are kept. */
@@ -77,6 +87,9 @@ class Chain implements Preprocessor {
   private readonly denoiser: DenoiseStage | undefined;
   private scratch = new Float32Array(0);
   private nonFinite = 0;
+  /** Stages before this index run at the input rate. */
+  private readonly inputStages: number;
+  private lastInput: Float32Array = new Float32Array(0);
 
   constructor(opts: PreprocessorOptions) {
     checkRate('inputRate', opts.inputRate);
@@ -87,6 +100,7 @@ class Chain implements Preprocessor {
     const chain: AudioStage[] = [];
     const dc = opts.dc ?? 'auto';
     if (dc !== false) chain.push(createDcBlocker(opts.inputRate, { adaptive: dc === 'auto' }));
+    this.inputStages = chain.length;
     if (opts.inputRate !== opts.outputRate) chain.push(createResampler(opts.inputRate, opts.outputRate));
     const denoise = opts.denoise ?? 'auto';
     if (denoise === true || (denoise === 'auto' && this.quality === 'telephony')) {
@@ -109,17 +123,30 @@ class Chain implements Preprocessor {
     return this.nonFinite;
   }
 
+  get inputView(): Float32Array {
+    return this.lastInput;
+  }
+
   process(block: Float32Array): Float32Array {
-    if (block.length === 0) return new Float32Array(0);
+    // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
+    return this.processView(block).slice();
+  }
+
+  processView(block: Float32Array): Float32Array {
+    if (block.length === 0) {
+      this.lastInput = block;
+      return block;
+    }
     let x = this.sanitize(block);
+    if (this.inputStages === 0) this.lastInput = x;
     for (let i = 0; i < this.chain.length; i++) {
       const t0 = process.hrtime.bigint();
       x = (this.chain[i] as AudioStage).process(x);
       this.ns[i] = (this.ns[i] as bigint) + (process.hrtime.bigint() - t0);
+      if (i + 1 === this.inputStages) this.lastInput = x;
       if (x.length === 0) break;
     }
-    // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
-    return x.slice();
+    return x;
   }
 
   flush(): Float32Array {

@@ -15,7 +15,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { float32ToInt16 } from '../../audio/resample.js';
 import { CancelledError, ClosedError, TheoError } from '../../errors/index.js';
 import type { Engine, EngineCapabilities, EngineResult, EngineStream, StreamHypothesis, StreamOptions, TranscribeOptions } from '../engine.js';
-import { Decoder, type DecoderConfig } from './native.js';
+import { CEPSTRUM_SIZE, Decoder, type DecoderConfig } from './native.js';
 import { cleanText, meanProbability, segmentWords, wordsFrom } from './results.js';
 
 export interface PocketsphinxEngineOptions {
@@ -25,7 +25,11 @@ export interface PocketsphinxEngineOptions {
   lm: string;
   /** Pronunciation dictionary. */
   dict: string;
-  /** PocketSphinx command-line arguments without the dash, e.g. { beam: '1e-60', pbeam: 1e-48 } (manifest defaults.options). */
+  /**
+   * PocketSphinx command-line arguments without the dash, e.g. { beam: '1e-60', pbeam: 1e-48 } (manifest
+   * defaults.options), plus the engine's own ENGINE_OPTIONS: `stream_prime_ms` (see STREAM_PRIME_MS) and
+   * `telephony_cmn` (13 comma-separated numbers: the cepstral mean of telephone speech for this model).
+   */
   options?: Readonly<Record<string, string | number | boolean>>;
 }
 
@@ -35,13 +39,27 @@ const BATCH_CHUNK = SAMPLE_RATE / 2;
 /** Streams search every 100 ms of audio and look for a new partial then. */
 const STREAM_BLOCK = SAMPLE_RATE / 10;
 /**
- * Each utterance of a stream is held back this long to estimate its cepstral mean (see Decoder.setCmn), as a
- * batch clip gets its own. Per utterance, not per stream: an utterance then decodes the same whatever came
- * before it, so a session that reopens its stream on another worker after a crash gets the same words. A
- * live session sends ~200 ms of pre-roll plus the VAD's 250 ms of confirmed speech at once, so 0.5 s is
- * usually there when the utterance starts and the first partial is not delayed.
+ * Cepstral mean normalisation of stream utterances. A batch clip gets its own mean over all its frames; a
+ * stream utterance cannot wait for its end. Two ways, both per utterance (an utterance then decodes the
+ * same whatever came before it, so a session that reopens its stream on another worker after a crash gets
+ * the same words):
+ * - telephone audio (StreamOptions.audioQuality 'telephony') with the model's `telephony_cmn`: that fixed
+ *   mean, measured over telephone speech; decoding starts with the first sample. Narrowband audio upsampled
+ *   to 16 kHz is far from the wideband speech of the model's -cmninit, and its channel is what the mean
+ *   mostly captures (`npm run eval:stream`: 75.6% WER against 84.5% with a 0.5 s prime, batch 72.6%).
+ * - otherwise the first STREAM_PRIME_MS of the utterance (manifest option `stream_prime_ms`) is held back
+ *   and its mean used.
  */
-const STREAM_PRIME = SAMPLE_RATE / 2;
+export const STREAM_PRIME_MS = 500;
+/**
+ * Decoder arguments of stream decoders, under the manifest's. `-fwdflat no`: a live final is the first
+ * (tree) pass's best path, without the flat-lexicon re-search at the utterance's end, which made the final
+ * wait: `npm run eval:stream` on 100 telephone prompts, final pass p50 / p95 105 / 473 ms with it, 42 / 181
+ * without; WER 74.7% with, 75.6% without (within PocketSphinx's spread on these prompts).
+ */
+const STREAM_ARGS: Readonly<Record<string, string>> = { '-fwdflat': 'no' };
+/** Manifest options the engine takes itself (not decoder arguments). */
+const ENGINE_OPTIONS = new Set(['stream_prime_ms', 'telephony_cmn']);
 /** Arguments the engine sets itself. */
 const RESERVED_ARGS = new Set(['hmm', 'lm', 'dict', 'logfn', 'samprate']);
 
@@ -65,6 +83,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
 export function decoderArgs(options: Readonly<Record<string, string | number | boolean>> = {}): Record<string, string> {
   const args: Record<string, string> = {};
   for (const [key, value] of Object.entries(options)) {
+    if (ENGINE_OPTIONS.has(key)) continue;
     if (!/^[a-z][a-z0-9_]*$/i.test(key) || RESERVED_ARGS.has(key)) {
       throw new TheoError('model_invalid', `pocketsphinx: option '${key}' cannot be set${RESERVED_ARGS.has(key) ? ' (the engine sets it)' : ' (not an argument name)'}`, { option: key });
     }
@@ -77,6 +96,10 @@ export class PocketsphinxEngine implements Engine {
   readonly name = 'pocketsphinx';
   readonly capabilities: EngineCapabilities = { ...POCKETSPHINX_CAPABILITIES, languages: [...POCKETSPHINX_CAPABILITIES.languages] };
   private readonly config: DecoderConfig;
+  /** Stream decoders: the same, without the second (flat-lexicon) pass unless the manifest asks for it (see STREAM_ARGS). */
+  private readonly streamConfig: DecoderConfig;
+  private readonly primeSamples: number;
+  private readonly telephonyCmn: Float32Array | undefined;
   private batch: Decoder | undefined;
   private readonly idle: Decoder[] = [];
   private readonly streams = new Set<PocketsphinxStream>();
@@ -87,6 +110,13 @@ export class PocketsphinxEngine implements Engine {
 
   constructor(options: PocketsphinxEngineOptions) {
     this.config = { hmm: options.hmm, lm: options.lm, dict: options.dict, args: decoderArgs(options.options) };
+    this.streamConfig = { ...this.config, args: { ...STREAM_ARGS, ...this.config.args } };
+    const primeMs = Number(options.options?.stream_prime_ms ?? STREAM_PRIME_MS);
+    if (!Number.isFinite(primeMs) || primeMs < 10 || primeMs > 5000) {
+      throw new TheoError('model_invalid', `pocketsphinx: stream_prime_ms must be a number of milliseconds in 10..5000, got '${String(options.options?.stream_prime_ms)}'`);
+    }
+    this.primeSamples = Math.round((primeMs / 1000) * SAMPLE_RATE);
+    this.telephonyCmn = parseCmn(options.options?.telephony_cmn);
   }
 
   load(): Promise<void> {
@@ -94,7 +124,7 @@ export class PocketsphinxEngine implements Engine {
       this.batchDecoder();
       // One stream decoder up front: creating it loads the model again (~0.5 s of blocking work), which
       // would otherwise land on the first live utterance and delay its partials and final.
-      if (this.idle.length === 0) this.idle.push(Decoder.create(this.config));
+      if (this.idle.length === 0) this.idle.push(Decoder.create(this.streamConfig));
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -110,8 +140,9 @@ export class PocketsphinxEngine implements Engine {
   openStream(options: StreamOptions, onHypothesis: (h: StreamHypothesis) => void): EngineStream {
     if (this.closed) throw new ClosedError('pocketsphinx engine');
     checkLanguageAndTask(options.language, options.task);
-    const decoder = this.idle.pop() ?? Decoder.create(this.config);
-    const stream = new PocketsphinxStream(decoder, options, onHypothesis, (s) => this.release(s, decoder));
+    const decoder = this.idle.pop() ?? Decoder.create(this.streamConfig);
+    const fixedCmn = options.audioQuality === 'telephony' ? this.telephonyCmn : undefined;
+    const stream = new PocketsphinxStream(decoder, this.primeSamples, fixedCmn, options, onHypothesis, (s) => this.release(s, decoder));
     this.streams.add(stream);
     return stream;
   }
@@ -176,6 +207,16 @@ export class PocketsphinxEngine implements Engine {
   }
 }
 
+/** The `telephony_cmn` option: 13 finite numbers, comma-separated; undefined when not set. */
+function parseCmn(value: string | number | boolean | undefined): Float32Array | undefined {
+  if (value === undefined) return undefined;
+  const parts = String(value).split(',').map((v) => Number(v.trim()));
+  if (parts.length !== CEPSTRUM_SIZE || parts.some((v) => !Number.isFinite(v))) {
+    throw new TheoError('model_invalid', `pocketsphinx: telephony_cmn must be ${CEPSTRUM_SIZE} comma-separated numbers, got '${String(value)}'`);
+  }
+  return Float32Array.from(parts);
+}
+
 function checkLanguageAndTask(language: string | undefined, task: string): void {
   if (language !== undefined && language.toLowerCase() !== 'en') {
     throw new TheoError('invalid_argument', `pocketsphinx: language '${language}' is not supported (this model is English only)`, { language, languages: ['en'] });
@@ -185,14 +226,13 @@ function checkLanguageAndTask(language: string | undefined, task: string): void 
 
 /**
  * One stream on its own decoder. Pushed audio is converted into a preallocated block and searched every
- * 100 ms; a partial is emitted when the best hypothesis changes. The first utterance is held back 1 s to
- * set the cepstral mean from the caller's own audio (the model's initial mean is far from telephone
- * audio); later utterances continue with the decoder's running mean, which adapts to the channel.
+ * 100 ms; a partial is emitted when the best hypothesis changes. Each utterance starts with a fixed
+ * cepstral mean (telephone audio) or is held back until its prime is in (see STREAM_PRIME_MS).
  */
 class PocketsphinxStream implements EngineStream {
   private readonly block = new Int16Array(STREAM_BLOCK);
   private blockLength = 0;
-  private readonly prime = new Int16Array(STREAM_PRIME);
+  private readonly prime: Int16Array;
   private primeLength = 0;
   private primed = false;
   /** Samples pushed since the stream opened: the stream's clock. */
@@ -204,11 +244,14 @@ class PocketsphinxStream implements EngineStream {
 
   constructor(
     private readonly decoder: Decoder,
+    primeSamples: number,
+    private readonly fixedCmn: Float32Array | undefined,
     options: StreamOptions,
     private readonly onHypothesis: (h: StreamHypothesis) => void,
     private readonly onClose: (s: PocketsphinxStream) => void,
   ) {
     this.interim = options.interimResults;
+    this.prime = new Int16Array(primeSamples);
     // A pooled decoder remembers its previous stream's channel and noise.
     decoder.resetCmn();
   }
@@ -217,12 +260,16 @@ class PocketsphinxStream implements EngineStream {
     if (this.closed) throw new ClosedError('pocketsphinx stream');
     if (pcm.length === 0) return;
     if (!this.decoder.inUtterance) {
-      // A fresh front end (noise estimate) per utterance, as each batch clip gets: see STREAM_PRIME.
+      // A fresh front end (noise estimate) per utterance, as each batch clip gets: see STREAM_PRIME_MS.
       this.decoder.startStream();
       this.decoder.startUtterance();
       this.utteranceStart = this.pushed;
       this.primed = false;
       this.primeLength = 0;
+      if (this.fixedCmn && this.decoder.cmnControl) {
+        this.decoder.setCmn(this.fixedCmn);
+        this.primed = true;
+      }
     }
     this.pushed += pcm.length;
     for (let i = 0; i < pcm.length; i++) {
@@ -230,7 +277,7 @@ class PocketsphinxStream implements EngineStream {
       const v = s > 32767 ? 32767 : s < -32768 ? -32768 : s || 0;
       if (!this.primed) {
         this.prime[this.primeLength++] = v;
-        if (this.primeLength === STREAM_PRIME) this.flushPrime();
+        if (this.primeLength === this.prime.length) this.flushPrime();
       } else {
         this.block[this.blockLength++] = v;
         if (this.blockLength === STREAM_BLOCK) this.flushBlock();

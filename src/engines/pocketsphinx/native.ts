@@ -129,7 +129,7 @@ function loadApi(): Api {
 const FEAT_CEPSIZE_OFFSET = 16;
 const FEAT_CMN_STRUCT_OFFSET = 88;
 const CMN_VECLEN_OFFSET = 28;
-const CEPSTRUM_SIZE = 13;
+export const CEPSTRUM_SIZE = 13;
 
 export interface DecoderConfig {
   hmm: string;

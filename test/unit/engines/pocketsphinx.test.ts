@@ -98,7 +98,7 @@ describe('pocketsphinx engine (real model)', () => {
   });
 
   // The final is not required to equal the batch text: batch normalises with the whole clip's cepstral
-  // mean, the stream with its first second's, and the decoder's noise statistics carry over.
+  // mean, the stream with its first 0.5 s's.
   it('streams 20 ms chunks with partials and a final', async () => {
     const hello = thanks;
     const partials: StreamHypothesis[] = [];
@@ -129,6 +129,38 @@ describe('pocketsphinx engine (real model)', () => {
     stream.close();
     stream.close();
     await expect(stream.endUtterance()).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('telephone streams with telephony_cmn start decoding at once: partials from the first block, the same words every time', async () => {
+    const cmn = '45.51,32.25,-27.14,38.48,-22.58,1.22,7.76,-20.40,23.73,-13.39,-2.10,6.35,-11.51';
+    const tel = createPocketsphinxEngine({ ...FILES, options: { telephony_cmn: cmn } });
+    await tel.load();
+    try {
+      const run = async (quality: 'telephony' | undefined): Promise<{ firstAt: number; text: string }> => {
+        let pushed = 0;
+        let firstAt = -1;
+        const s = tel.openStream({ task: 'transcribe', hotWords: [], interimResults: true, ...(quality ? { audioQuality: quality } : {}) }, (h) => {
+          if (h.kind === 'partial' && firstAt < 0) firstAt = pushed;
+        });
+        for (let off = 0; off < thanks.length; off += 320) {
+          pushed = Math.min(thanks.length, off + 320);
+          s.push(thanks.subarray(off, off + 320));
+        }
+        const text = (await s.endUtterance()).text;
+        s.close();
+        return { firstAt, text };
+      };
+      const telephony = await run('telephony');
+      const primed = await run(undefined);
+      // The primed stream decodes nothing before its 0.5 s prime is in; the telephone one searches every 100 ms.
+      expect(primed.firstAt).toBeGreaterThanOrEqual(8000);
+      expect(telephony.firstAt).toBeGreaterThan(0);
+      expect(telephony.firstAt).toBeLessThan(8000);
+      expect(telephony.text).toMatch(/\bthank you\b/);
+      expect((await run('telephony')).text).toBe(telephony.text);
+    } finally {
+      await tel.close();
+    }
   });
 
   it('rejects with cancelled when the signal aborts mid-clip', async () => {
@@ -192,6 +224,16 @@ describe('pocketsphinx engine lifecycle', () => {
   it('refuses reserved or malformed decoder options', () => {
     expect(() => createPocketsphinxEngine({ ...FILES, options: { hmm: '/x' } })).toThrow(expect.objectContaining({ code: 'model_invalid' }) as Error);
     expect(() => createPocketsphinxEngine({ ...FILES, options: { 'bad name': 1 } })).toThrow(expect.objectContaining({ code: 'model_invalid' }) as Error);
+  });
+
+  it('refuses a malformed telephony_cmn or stream_prime_ms with a message that names it', () => {
+    for (const telephony_cmn of ['1,2,3', '1,2,3,4,5,6,7,8,9,10,11,12,x', '', true]) {
+      expect(() => createPocketsphinxEngine({ ...FILES, options: { telephony_cmn } })).toThrow(/telephony_cmn must be 13 comma-separated numbers/);
+    }
+    for (const stream_prime_ms of [0, -5, 'soon', 60_000]) {
+      expect(() => createPocketsphinxEngine({ ...FILES, options: { stream_prime_ms } })).toThrow(/stream_prime_ms must be/);
+    }
+    expect(() => createPocketsphinxEngine({ ...FILES, options: { stream_prime_ms: 300, telephony_cmn: '1,2,3,4,5,6,7,8,9,10,11,12,13' } })).not.toThrow();
   });
 
   it('rejects load with model_invalid for an unknown decoder argument', async () => {

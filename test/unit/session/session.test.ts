@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import type { EngineCapabilities, EngineWord } from '../../../src/engines/engine.js';
 import { TheoError } from '../../../src/errors/index.js';
+import { createPreprocessor } from '../../../src/audio/stages/pipeline.js';
 import { createPostprocessor } from '../../../src/postprocess/pipeline.js';
 import type { SessionEvent } from '../../../src/session/events.js';
 import { createSessionMetrics } from '../../../src/session/metrics.js';
@@ -183,7 +184,7 @@ describe('session: two utterances', () => {
     expect(h.link.opens).toHaveLength(0);
     expect(h.session.state).toBe('INIT');
     h.feed(20000);
-    expect(h.link.opens).toEqual([{ sessionId: 's1', sampleRate: 16000, language: 'en', prompt: '', hotWords: [], interimResults: true, task: 'transcribe', firstSegmentId: 0 }]);
+    expect(h.link.opens).toEqual([{ sessionId: 's1', sampleRate: 16000, language: 'en', prompt: '', hotWords: [], interimResults: true, task: 'transcribe', firstSegmentId: 0, audioQuality: 'wideband' }]);
     const w = h.link.last;
     expect(w.timeline()).toEqual([`12800-${20000 - HOLD}`]);
 
@@ -317,28 +318,47 @@ describe('session: two utterances', () => {
     for (const f of frames) expect(Array.from(f.original)).toEqual(Array.from(f.pcm));
   });
 
-  it('works at 8 kHz input: offsets and times in model-rate samples', async () => {
+  it('works at 8 kHz input: the VAD hears the call at 8 kHz, the ring and the worker get 16 kHz, offsets map', async () => {
     const h = setup({ inputRate: 8000, frame: 160 });
     // 160 input samples come out as 320 (the first frame as 248: the resampler holds back 36 input samples).
-    h.vad.at('speech_start', 16000, { firesAt: 20000 }).at('speech_end', 40000, { firesAt: 43200 });
+    // The VAD's offsets are at 8 kHz: speech 8000..20000 is ring 16000..40000.
+    h.vad.at('speech_start', 8000, { firesAt: 10000 }).at('speech_end', 20000, { firesAt: 21760 });
     h.feed(160 * 150);
     expect(h.events[0]).toMatchObject({ type: 'session.created', inputRate: 8000, sampleRate: 16000 });
     expect(h.session.quality).toBe('telephony');
-    expect(h.vad.sampleRate).toBe(16000);
-    expect(h.vad.pushed).toBe(320 * 150 - 72);
+    expect(h.session.vadRate).toBe(8000);
+    expect(h.vad.sampleRate).toBe(8000);
+    expect(h.vad.pushed).toBe(160 * 150);
+    // The VAD got the input itself (no stage before the resampler here), not the upsampled audio.
+    expect(Array.from(h.vad.int16(0, 24000))).toEqual(Array.from(ramp(0, 24000)));
     expect(h.session.stats().inputSamples).toBe(24000);
     const w = h.link.last;
     expect(w.config.sampleRate).toBe(16000);
+    expect(w.config.audioQuality).toBe('telephony');
     // Speech start seen after frame 63 (ring at 20088, sent up to the hold), end after frame 136 (ring at
     // 43448, end = 40000 + pad).
     expect(w.timeline()).toEqual(['12800-43200', 'last@43200']);
     expect(w.frames[0]?.pcm.length).toBe(20088 - HOLD - 12800);
-    expect(Array.from(w.samples(12800, 43200))).toEqual(Array.from(h.vad.int16(12800, 43200)));
+    // The worker gets the resampled audio, offsets aligned with the VAD's x2.
+    const pre = createPreprocessor({ inputRate: 8000, outputRate: 16000, dc: false, gain: false, denoise: false });
+    const up: number[] = [];
+    for (let at = 0; at < 24000; at += 160) for (const v of pre.process(Float32Array.from(ramp(at, 160), (x) => x / 32768))) up.push(v);
+    const ring = up.map((v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))) | 0);
+    expect(Array.from(w.samples(12800, 43200))).toEqual(ring.slice(12800, 43200));
     w.final(0, 'hello');
     await settle();
     expect(h.of('vad.speech_start')[0]).toMatchObject({ segmentId: 0, startMs: 1000 });
     expect(h.of('vad.speech_end')[0]).toMatchObject({ segmentId: 0, endMs: 2500 });
     expect(h.of('transcript.final')[0]).toMatchObject({ startMs: 800, endMs: 2700 });
+  });
+
+  it('runs the VAD at the model rate when the input is above it or not a rate Silero takes', () => {
+    expect(setup({ inputRate: 16000 }).session.vadRate).toBe(16000);
+    expect(setup({ inputRate: 44100, frame: 882 }).session.vadRate).toBe(16000);
+    expect(setup({ inputRate: 11025, frame: 220 }).session.vadRate).toBe(16000);
+    const slow = setup({ inputRate: 16000, caps: { ...HMM_CAPS, sampleRate: 8000 } });
+    expect(slow.session.vadRate).toBe(8000);
+    expect(slow.vad.sampleRate).toBe(8000);
   });
 
   it('delivers session.created to listeners attached right after construction, before any other event', async () => {
