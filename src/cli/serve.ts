@@ -1,11 +1,14 @@
 // `theo serve`: the runtime process. The HTTP API (/health, /metrics, the OpenAI-compatible /v1 audio
-// routes), the RTP media plane, and the worker manager that runs one worker process per loaded model.
+// routes, /v1/sessions), the WebSocket API (/v1/realtime, session observers) over live sessions, the RTP
+// media plane, and the worker manager that runs one worker process per loaded model.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TheoConfig } from '../config/index.js';
 import { createHttpApp } from '../api/http/app.js';
 import { mountAudioRoutes } from '../api/http/audio-routes.js';
 import { createCatalog } from '../api/http/catalog.js';
+import { mountSessionRoutes } from '../api/http/session-routes.js';
+import { attachWebSockets, type WsApi } from '../api/ws/server.js';
 import { formatTranscription } from '../api/http/formats.js';
 import { prepareAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
@@ -14,6 +17,7 @@ import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { BasicScheduler } from '../scheduler/scheduler.js';
+import { createSessionStack, type SessionStack } from '../session/stack.js';
 import { WorkerManager } from '../workers/manager.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +33,9 @@ export interface RunningServer {
   port: number;
   rtp: RtpListener;
   workers: WorkerManager;
+  /** Live sessions (realtime WebSockets; telephone calls later). */
+  stack: SessionStack;
+  ws: WsApi;
   /** Graceful stop: no new connections, workers stopped, endpoints flushed and closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -60,6 +67,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const warn = (message: string): void => audioLog.warn(message);
   const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined;
 
+  const stack = await createSessionStack({ config, logger, registry, workers, models: local, lookup: (model) => models.get(model) });
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
   const scheduler = new BasicScheduler(workers, registry);
   const catalog = createCatalog(models, workers, config.models.default);
@@ -79,7 +87,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError })),
       }),
     },
-    mount: (router) =>
+    mount: (router) => {
+      mountSessionRoutes(router, stack.sessions);
       mountAudioRoutes(router, {
         catalog,
         scheduler,
@@ -92,11 +101,20 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         requestTimeoutMs: config.api.requestTimeoutMs,
         registry,
         logger: componentLogger(logger, 'api'),
-      }),
+      });
+    },
   });
   const handle = app.callback();
   // Koa answers errors itself (see createHttpApp); the promise only signals completion.
   const server = http.createServer((req, res) => void handle(req, res));
+  const ws = attachWebSockets(server, {
+    config: config.realtime,
+    apiKey: config.api.apiKey,
+    sessions: stack.sessions,
+    defaultModel: config.models.default,
+    registry,
+    logger: componentLogger(logger, 'ws'),
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -107,6 +125,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     });
   } catch (err) {
     rtp.close();
+    await ws.close();
+    await stack.close();
     await workers.stop();
     throw err;
   }
@@ -121,11 +141,15 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     port: addr.port,
     rtp,
     workers,
+    stack,
+    ws,
     close() {
       closing ??= (async () => {
         rtp.close();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        await ws.close();
+        await stack.close();
         await workers.stop();
         await httpClosed;
       })();

@@ -165,6 +165,19 @@ const hubSchema = z
   })
   .strict();
 
+const realtimeSchema = z
+  .object({
+    /** Open WebSocket connections at most (realtime and observers together); more are refused with close 1013. */
+    maxConnections: z.number().int().min(1).default(500),
+    /** A ping every this many ms; a connection that has not answered the previous one is closed (1011). 0 = off. */
+    heartbeatMs: z.number().int().min(0).default(10_000),
+    /** Largest message a client may send (bytes); larger closes the connection with 1009. */
+    maxMessageBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** Outgoing bytes queued for a client that does not read before partials are dropped (finals are kept). */
+    maxQueuedBytes: z.number().int().min(1024).default(1024 * 1024),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -184,6 +197,7 @@ export const configSchema = z
     postprocess: postprocessSchema.default(() => postprocessSchema.parse({})),
     vad: vadSchema.default(() => vadSchema.parse({})),
     sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
+    realtime: realtimeSchema.default(() => realtimeSchema.parse({})),
   })
   .strict();
 
@@ -198,3 +212,4 @@ export type PreprocessConfig = TheoConfig['preprocess'];
 export type PostprocessConfig = TheoConfig['postprocess'];
 export type VadConfig = TheoConfig['vad'];
 export type SessionsConfig = TheoConfig['sessions'];
+export type RealtimeConfig = TheoConfig['realtime'];

@@ -47,6 +47,12 @@ export interface CreateSessionOptions {
   preprocess?: boolean;
   gain?: boolean;
   denoise?: boolean | 'auto';
+  /** This session's VAD settings over the config's. */
+  vad?: Partial<VadConfig>;
+  /** This session's state timeouts over the config's. */
+  timeouts?: Partial<SessionsConfig['timeouts']>;
+  /** LocalAgreement passes for engines without native partials (0 = finals only); default the config's. */
+  localAgreement?: number;
 }
 
 export class SessionManager {
@@ -83,8 +89,12 @@ export class SessionManager {
         interimResults: o.interimResults ?? true,
         realtime: o.realtime ?? true,
         preprocess: { enabled: o.preprocess ?? p.enabled, dc: p.dc, gain: o.gain ?? p.gain, denoise: o.denoise ?? p.denoise },
-        vad: this.opts.vad,
-        sessions: this.opts.sessions,
+        vad: { ...this.opts.vad, ...o.vad },
+        sessions: {
+          ...this.opts.sessions,
+          timeouts: { ...this.opts.sessions.timeouts, ...o.timeouts },
+          ...(o.localAgreement !== undefined ? { localAgreement: o.localAgreement } : {}),
+        },
       },
       {
         link,

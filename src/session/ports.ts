@@ -53,4 +53,12 @@ export interface SessionVad {
   close(): void;
 }
 
-export type SessionVadFactory = (sampleRate: number, onEvent: (ev: VadSpeechEvent) => void) => SessionVad;
+/** The session's VAD settings (the config's `vad` section with the session's overrides). */
+export interface SessionVadSettings {
+  sensitivity: 'high' | 'normal' | 'low';
+  minSpeechMs: number;
+  minSilenceMs: number;
+  maxSegmentMs: number;
+}
+
+export type SessionVadFactory = (sampleRate: number, onEvent: (ev: VadSpeechEvent) => void, settings: SessionVadSettings) => SessionVad;

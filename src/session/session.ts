@@ -120,7 +120,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly vadStream: SessionVad;
   private readonly context: SegmentContext;
   private readonly agreement: LocalAgreement | undefined;
-  private readonly createdAt: number;
+  readonly createdAt: number;
   private hotWords: string[];
   private stream: WorkerStream | undefined;
   /** Bumped whenever a stream is replaced, so a stale pump stops. */
@@ -188,7 +188,7 @@ export class Session extends EventEmitter<SessionEvents> {
       !opts.capabilities.nativePartials && opts.interimResults && opts.sessions.localAgreement > 0 && deps.link.transcribe
         ? new LocalAgreement({ n: opts.sessions.localAgreement })
         : undefined;
-    this.vadStream = deps.vad(this.vadRate, (ev) => this.onVad(ev));
+    this.vadStream = deps.vad(this.vadRate, (ev) => this.onVad(ev), opts.vad);
     deps.metrics?.activeSessions.inc();
     // Emitted here nobody could hear it: it goes out on the next microtask, or before any other event.
     this.createdEvent = { type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate, sessionId: this.id, at: this.createdAt };
@@ -255,6 +255,20 @@ export class Session extends EventEmitter<SessionEvents> {
   whenReady(): Promise<void> {
     if (this.isReady()) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Finalises the open utterance now (a client's explicit commit): it ends where the audio is (`forced`) and
+   * speech that goes on continues as the next utterance. Returns the committed segment id, or undefined when
+   * no utterance is open.
+   */
+  commit(): number | undefined {
+    const open = this.openUtterance();
+    if (!open || this.closing || this.finished) return undefined;
+    const now = this.now();
+    this.endUtterance(open, this.ring.writeOffset, true, now);
+    this.startUtterance(this.ring.writeOffset, now, true);
+    return open.segmentId;
   }
 
   /** Resolves once every utterance that ended has its final (or the session closed). */

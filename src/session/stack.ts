@@ -39,10 +39,11 @@ export interface SessionStack {
 }
 
 /** The per-session VAD over a shared runner, with the config's settings. */
+/** The per-session VAD over a shared runner, with the session's settings (by default the config's). */
 export function vadFactoryFor(runner: SileroRunner, vad: TheoConfig['vad']): SessionVadFactory {
-  return (sampleRate, onEvent) => {
+  return (sampleRate, onEvent, v = vad) => {
     if (!isVadSampleRate(sampleRate)) throw new TheoError('invalid_argument', `voice activity detection runs at 8000 or 16000 Hz; this model takes ${sampleRate} Hz`);
-    return runner.createStream({ sampleRate, sensitivity: vad.sensitivity, minSpeechMs: vad.minSpeechMs, minSilenceMs: vad.minSilenceMs, maxSegmentMs: vad.maxSegmentMs }, onEvent);
+    return runner.createStream({ sampleRate, sensitivity: v.sensitivity, minSpeechMs: v.minSpeechMs, minSilenceMs: v.minSilenceMs, maxSegmentMs: v.maxSegmentMs }, onEvent);
   };
 }
 

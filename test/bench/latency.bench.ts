@@ -267,12 +267,12 @@ async function instrumentedManager(config: Readonly<TheoConfig>, stack: SessionS
     ...(real.transcribe ? { transcribe: real.transcribe.bind(real) } : {}),
   };
   const vadReal = vadFactoryFor(stack.vad, config.vad);
-  const vad: SessionVadFactory = (rate, onEvent) =>
+  const vad: SessionVadFactory = (rate, onEvent, settings) =>
     vadReal(rate, (ev) => {
       // In model-rate samples, as the session maps them (its VAD runs at the call's 8 kHz).
       rec.vad.push({ t: performance.now(), type: ev.type, offset: (ev.offset * MODEL_RATE) / rate, lastPush: lastPushAt });
       onEvent(ev);
-    });
+    }, settings);
   const pre = config.preprocess;
   const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: (m) => console.error(m) }) : undefined;
   const metrics = createSessionMetrics(registry);

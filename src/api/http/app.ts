@@ -26,7 +26,8 @@ export interface HttpAppOptions {
   mount?: (router: Router) => void;
 }
 
-function keyMatches(given: string, expected: string): boolean {
+/** Constant-time comparison of an API key. */
+export function keyMatches(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);

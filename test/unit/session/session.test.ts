@@ -318,6 +318,26 @@ describe('session: two utterances', () => {
     for (const f of frames) expect(Array.from(f.original)).toEqual(Array.from(f.pcm));
   });
 
+  it('commit() ends the open utterance where the audio is and goes on with the next; nothing open: undefined', async () => {
+    const h = setup();
+    expect(h.session.commit()).toBeUndefined();
+    h.vad.at('speech_start', 16000, { firesAt: 20000 });
+    h.feed(32000);
+    expect(h.session.commit()).toBe(0);
+    const w = h.link.last;
+    expect(w.timeline()).toEqual(['12800-32000', 'last@32000']);
+    expect(h.of('vad.speech_end')[0]).toMatchObject({ segmentId: 0, endMs: 2000, forced: true });
+    expect(h.of('vad.speech_start')[1]).toMatchObject({ segmentId: 1, startMs: 2000 });
+    expect(h.session.state).toBe('ACTIVE');
+    w.final(0, 'first part');
+    await settle();
+    expect(h.of('transcript.final')[0]).toMatchObject({ segmentId: 0, text: 'first part' });
+    // The VAD's own end closes the continuing utterance (which had been sent up to the live limit, 48000 - hold).
+    h.feed(48000);
+    h.vad.emit('speech_end', 40000);
+    expect(w.timeline()).toEqual(['12800-32000', 'last@32000', `32000-${48000 - HOLD}`, `last@${48000 - HOLD}`]);
+  });
+
   it('works at 8 kHz input: the VAD hears the call at 8 kHz, the ring and the worker get 16 kHz, offsets map', async () => {
     const h = setup({ inputRate: 8000, frame: 160 });
     // 160 input samples come out as 320 (the first frame as 248: the resampler holds back 36 input samples).

@@ -1,0 +1,53 @@
+// Domain session events as the Theo WebSocket protocol sends them: one JSON object per event, `type` first,
+// snake_case fields, times in milliseconds of session audio. Realtime connections and observers of a
+// session (/v1/sessions/{id}/events) use the same mapping. docs/REALTIME.md lists every event.
+import type { SessionEvent } from '../../session/events.js';
+
+export type WireEvent = { type: string } & Record<string, unknown>;
+
+/** The wire form of a domain event; undefined for events the protocol does not carry (session.created: the adapter sends its own). */
+export function toWire(ev: SessionEvent): WireEvent | undefined {
+  const session_id = ev.sessionId;
+  switch (ev.type) {
+    case 'session.created':
+      return undefined;
+    case 'vad.speech_start':
+      return { type: ev.type, session_id, segment_id: ev.segmentId, start_ms: ev.startMs };
+    case 'vad.speech_end':
+      return { type: ev.type, session_id, segment_id: ev.segmentId, end_ms: ev.endMs, forced: ev.forced };
+    case 'transcript.partial':
+      return { type: ev.type, session_id, segment_id: ev.segmentId, text: ev.text, stable: ev.stable, start_ms: ev.startMs, end_ms: ev.endMs };
+    case 'transcript.final':
+      return {
+        type: ev.type,
+        session_id,
+        segment_id: ev.segmentId,
+        text: ev.text,
+        raw_text: ev.rawText,
+        start_ms: ev.startMs,
+        end_ms: ev.endMs,
+        language: ev.language,
+        confidence: ev.confidence,
+        words: ev.words.map((w) => ({ word: w.word, start_ms: Math.round(w.start * 1000), end_ms: Math.round(w.end * 1000), confidence: w.probability })),
+      };
+    case 'session.state':
+      return { type: ev.type, session_id, from: ev.from, to: ev.to, reason: ev.reason };
+    case 'session.hold':
+      return { type: ev.type, session_id, reason: ev.reason };
+    case 'session.backpressure':
+      if (ev.state === 'dropping') return { type: 'session.frames_dropped', session_id, dropped_samples: ev.droppedSamples, backlog_ms: ev.backlogMs };
+      return { type: 'session.rate_limit', session_id, state: ev.state === 'ok' ? 'cleared' : 'limited', backlog_ms: ev.backlogMs };
+    case 'session.recovering':
+    case 'session.recovered':
+      return { type: ev.type, session_id, reason: ev.reason, next_segment_id: ev.nextSegmentId };
+    case 'session.closed':
+      return { type: ev.type, session_id, reason: ev.reason, duration_ms: ev.durationMs, segments: ev.segments, dropped_samples: ev.droppedSamples, recoveries: ev.recoveries };
+    case 'error':
+      return { type: 'error', session_id, code: ev.code, message: ev.message, recoverable: ev.recoverable };
+  }
+}
+
+/** Events a slow reader may lose (partials); everything else is kept while the socket lives. */
+export function droppable(ev: WireEvent): boolean {
+  return ev.type === 'transcript.partial';
+}

@@ -1,0 +1,18 @@
+// Metrics of the WebSocket API.
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface WsMetrics {
+  connections: Gauge<'protocol'>;
+  rejected: Counter<'reason'>;
+  inputErrors: Counter<'protocol' | 'code'>;
+  dropped: Counter<'protocol'>;
+}
+
+export function createWsMetrics(registry: Registry): WsMetrics {
+  return {
+    connections: new Gauge({ name: 'theo_ws_connections', help: 'open WebSocket connections, by protocol', labelNames: ['protocol'], registers: [registry] }),
+    rejected: new Counter({ name: 'theo_ws_rejected_total', help: 'WebSocket connections refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    inputErrors: new Counter({ name: 'theo_ws_input_errors_total', help: 'client messages rejected (bad JSON, unknown events, odd-length audio, ...), by code', labelNames: ['protocol', 'code'], registers: [registry] }),
+    dropped: new Counter({ name: 'theo_ws_partials_dropped_total', help: 'partials not sent to a client that was not reading', labelNames: ['protocol'], registers: [registry] }),
+  };
+}

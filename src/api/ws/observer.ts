@@ -1,0 +1,25 @@
+// `WS /v1/sessions/{id}/events`: every event of one live session, in the Theo protocol's form, to any number
+// of observers (a supervisor's screen, a CRM integration), whatever the session's source (a realtime
+// connection, a telephone call). Observers only read; the socket closes (1000) when the session closes.
+import type { WebSocket } from 'ws';
+import type { SessionEvent } from '../../session/events.js';
+import type { Session } from '../../session/session.js';
+import { droppable, toWire } from './events.js';
+import type { WsMetrics } from './metrics.js';
+import { Outbox } from './outbox.js';
+
+export function observeSession(ws: WebSocket, session: Session, opts: { maxQueuedBytes: number; metrics: WsMetrics }): void {
+  const outbox = new Outbox(ws, { maxQueuedBytes: opts.maxQueuedBytes, onDropped: () => opts.metrics.dropped.inc({ protocol: 'observer' }) });
+  outbox.send({ type: 'session.observed', session_id: session.id, model: session.model, state: session.state, input_rate: session.inputRate });
+  const listener = (ev: SessionEvent): void => {
+    const wire = toWire(ev);
+    if (wire) outbox.send(wire, droppable(wire));
+    if (ev.type === 'session.closed') ws.close(1000, 'session closed');
+  };
+  session.on('event', listener);
+  ws.on('close', () => session.off('event', listener));
+  ws.on('message', () => {
+    opts.metrics.inputErrors.inc({ protocol: 'observer', code: 'read_only' });
+    outbox.send({ type: 'error', session_id: session.id, code: 'read_only', message: 'observers only receive events', recoverable: true });
+  });
+}
