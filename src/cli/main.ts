@@ -84,9 +84,11 @@ export function buildProgram(): Command {
     .option('--rtp-ports <min-max>', 'RTP port range (default 40000-40999)', portRange)
     .option('--model <name>', 'default model (env THEO_DEFAULT_MODEL; default pocketsphinx-en-us)')
     .option('--preload', 'wait until the models are loaded before accepting requests')
-    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean }) => {
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key; env THEO_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert (env THEO_TLS_KEY)')
+    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string }) => {
       const config = buildConfig(flags, {
-        server: { host: flags.host, port: flags.port },
+        server: { host: flags.host, port: flags.port, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey },
         rtp: { host: flags.rtpHost, portMin: flags.rtpPorts?.[0], portMax: flags.rtpPorts?.[1] },
         models: { default: flags.model },
       });

@@ -1,7 +1,9 @@
 // `theo serve`: the runtime process. The HTTP API (/health, /metrics, the OpenAI-compatible /v1 audio
 // routes, /v1/sessions), the WebSocket API (/v1/realtime, session observers) over live sessions, the RTP
 // media plane, and the worker manager that runs one worker process per loaded model.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TheoConfig } from '../config/index.js';
 import { createHttpApp } from '../api/http/app.js';
@@ -12,6 +14,7 @@ import { attachWebSockets, type WsApi } from '../api/ws/server.js';
 import { formatTranscription } from '../api/http/formats.js';
 import { prepareAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
+import { TheoError, errorMessage } from '../errors/index.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
@@ -40,7 +43,22 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The certificate and key files of server.tlsCert/tlsKey, read now so a bad path fails at start with its name. */
+function tlsOptions(config: Readonly<TheoConfig>): https.ServerOptions | undefined {
+  const { tlsCert, tlsKey } = config.server;
+  if (!tlsCert || !tlsKey) return undefined;
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new TheoError('invalid_argument', `cannot read the TLS ${what} '${file}': ${errorMessage(err)}`);
+    }
+  };
+  return { cert: read('certificate', tlsCert), key: read('key', tlsKey) };
+}
+
 export async function startServer(config: Readonly<TheoConfig>, logger: Logger, opts: ServeOptions = {}): Promise<RunningServer> {
+  const tls = tlsOptions(config);
   const registry = createRegistry();
   const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
   for (const p of models.problems) logger.warn({ path: p.path, reason: p.reason }, 'model manifest skipped');
@@ -106,7 +124,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   });
   const handle = app.callback();
   // Koa answers errors itself (see createHttpApp); the promise only signals completion.
-  const server = http.createServer((req, res) => void handle(req, res));
+  const server = tls ? https.createServer(tls, (req, res) => void handle(req, res)) : http.createServer((req, res) => void handle(req, res));
   const ws = attachWebSockets(server, {
     config: config.realtime,
     apiKey: config.api.apiKey,
@@ -132,7 +150,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host, models: toLoad }, 'theo serving');
 
   let closing: Promise<void> | undefined;

@@ -20,6 +20,8 @@ export interface LoadConfigOptions {
 const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool']> = [
   ['THEO_HOST', ['server', 'host'], 'string'],
   ['THEO_PORT', ['server', 'port'], 'int'],
+  ['THEO_TLS_CERT', ['server', 'tlsCert'], 'string'],
+  ['THEO_TLS_KEY', ['server', 'tlsKey'], 'string'],
   ['THEO_LOG_LEVEL', ['log', 'level'], 'string'],
   ['THEO_RTP_HOST', ['rtp', 'host'], 'string'],
   ['THEO_RTP_PORT_MIN', ['rtp', 'portMin'], 'int'],

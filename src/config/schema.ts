@@ -181,8 +181,15 @@ const realtimeSchema = z
 export const configSchema = z
   .object({
     server: z
-      .object({ host: z.string().min(1).default('127.0.0.1'), port: listenPort.default(8000) })
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: listenPort.default(8000),
+        /** PEM certificate chain and private key files: with both, the API is served over HTTPS and WSS. */
+        tlsCert: z.string().min(1).optional(),
+        tlsKey: z.string().min(1).optional(),
+      })
       .strict()
+      .refine((s) => (s.tlsCert === undefined) === (s.tlsKey === undefined), { message: 'server.tlsCert and server.tlsKey go together: give both or neither' })
       .default({ host: '127.0.0.1', port: 8000 }),
     log: z
       .object({ level: logLevel.default('info') })

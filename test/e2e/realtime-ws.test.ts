@@ -2,7 +2,9 @@
 // (Asterisk prompts) streamed at real-time pace as PCM16 and as G.711, the event sequence and texts, bad
 // input answered with error events on a connection that stays open, session observers, and the
 // connection rules (API key, connection limit, message size, heartbeat).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import WebSocket from 'ws';
 import { readWav } from '../../src/audio/wav.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
 import { SOUNDS } from '../helpers/audio.js';
-import { serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
+import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
 
 const KEY = 'test-key-123';
 const dir = mkdtempSync(join(tmpdir(), 'theo-ws-'));
@@ -118,6 +120,17 @@ afterAll(async () => {
 });
 
 const auth = { headers: { authorization: `Bearer ${KEY}` } };
+
+/** Waits until the server counts no open WebSocket connection (earlier tests' closes have landed). */
+async function noConnections(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    const open = [...metrics.matchAll(/^theo_ws_connections\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    if (open === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('connections from earlier tests are still open');
+}
 
 describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
   it('streams real speech: session.created, then per utterance speech_start, partials, speech_end and a final; close gives session.closed', async () => {
@@ -261,15 +274,19 @@ describe('connection rules', () => {
       await c.open();
       await c.until('created', () => c.of('session.created').length === 1);
       c.ws.close();
+      await c.closedWith();
     }
     const sub = new WebSocket(`${base}/v1/realtime`, ['realtime', `openai-insecure-api-key.${KEY}`]);
     const first = await new Promise<Msg>((resolve) => sub.once('message', (d) => resolve(JSON.parse(text(d)) as Msg)));
     expect(first.type).toBe('session.created');
     expect(sub.protocol).toBe('realtime');
+    const subClosed = new Promise((resolve) => sub.once('close', resolve));
     sub.close();
+    await subClosed;
   });
 
   it('closes with 1013 past the connection limit, 1009 for an oversized message, 1008 for a bad query, 1011 without pongs; 404 for unknown paths', async () => {
+    await noConnections();
     const held = [0, 1, 2, 3].map(() => new Client(`${base}/v1/realtime`, auth));
     await Promise.all(held.map((c) => c.open()));
     expect(await new Client(`${base}/v1/realtime`, auth).closedWith()).toMatchObject({ code: 1013 });
@@ -296,4 +313,43 @@ describe('connection rules', () => {
     expect(metrics).toMatch(/^theo_ws_rejected_total\{reason="too_many_connections"\} [1-9]/m);
     expect(metrics).toMatch(/^theo_ws_rejected_total\{reason="unauthorized"\} [1-9]/m);
   });
+});
+
+describe('HTTPS and WSS', () => {
+  it('serves /health over HTTPS and the realtime protocol over WSS with --tls-cert/--tls-key; refuses half a pair or a missing file', async () => {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    const ca = readFileSync(cert);
+    const s = await serveTheo(['--tls-cert', cert, '--tls-key', key, '--rtp-ports', '42220-42229']);
+    try {
+      expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        https
+          .get(`${s.url}/health`, { ca }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+      expect(health.status).toBe(200);
+      expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
+      const c = new Client(`${s.url.replace(/^https/, 'wss')}/v1/realtime`, { ca });
+      await c.open();
+      await c.until('created', () => c.of('session.created').length === 1);
+      c.ws.close();
+      // A plain-text client is not served on the TLS port.
+      await expect(fetch(`${s.url.replace(/^https/, 'http')}/health`)).rejects.toThrow();
+    } finally {
+      await stopTheo(s.run);
+    }
+    const half = await runTheo(['serve', '--port', '0', '--tls-cert', cert]).done;
+    expect(half.code).toBe(1);
+    expect(half.stderr).toMatch(/tlsCert and server\.tlsKey go together/);
+    const missing = await runTheo(['serve', '--port', '0', '--tls-cert', cert, '--tls-key', join(dir, 'nope.pem')]).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read the TLS key '.*nope\.pem'/);
+    expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+  }, 120_000);
 });
