@@ -85,7 +85,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const warn = (message: string): void => audioLog.warn(message);
   const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined;
 
-  const stack = await createSessionStack({ config, logger, registry, workers, models: local, lookup: (model) => models.get(model) });
+  const stack = await createSessionStack({ config, logger, registry, workers, models: local, denoiser, lookup: (model) => models.get(model) });
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
   const scheduler = new BasicScheduler(workers, registry);
   const catalog = createCatalog(models, workers, config.models.default);

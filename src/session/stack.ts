@@ -3,6 +3,7 @@
 // RNNoise, metrics, and the Session Manager over them. `theo serve` and `theo transcribe --stream` use it.
 import type { TheoConfig } from '../config/index.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
+import type { DenoiserFactory } from '../audio/stages/pipeline.js';
 import { TheoError } from '../errors/index.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import type { Registry } from '../observability/metrics.js';
@@ -25,6 +26,8 @@ export interface SessionStackOptions {
   registry: Registry;
   /** An existing worker manager (theo serve's); otherwise one is created and started for `models`. */
   workers?: WorkerManager;
+  /** RNNoise, when the caller has loaded it already (otherwise loaded here when the config wants it). */
+  denoiser?: DenoiserFactory | undefined;
   /** Models sessions may use: name → entry (default: `models`). */
   lookup?: (model: string) => ModelEntry;
   onWarning?: (message: string) => void;
@@ -64,7 +67,7 @@ export async function createSessionStack(opts: SessionStackOptions): Promise<Ses
     });
   const vad = await createSileroRunner({ onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'VAD error') });
   const pre = config.preprocess;
-  const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined;
+  const denoiser = opts.denoiser ?? (pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined);
   const sessions = new SessionManager({
     sessions: config.sessions,
     vad: config.vad,

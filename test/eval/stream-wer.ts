@@ -20,7 +20,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createPreprocessor } from '../../src/audio/stages/pipeline.js';
+import { preprocessFile } from '../../src/audio/stages/pipeline.js';
 import { float32ToInt16 } from '../../src/audio/resample.js';
 import { readWavFloat } from '../../src/audio/wav.js';
 import type { Engine, StreamOptions } from '../../src/engines/engine.js';
@@ -50,13 +50,7 @@ const evalSet = spread.filter((_, i) => i % 2 === 1);
 
 function load(p: Prompt): Float32Array {
   const w = readWavFloat(readFileSync(p.path));
-  const pre = createPreprocessor({ inputRate: w.sampleRate, outputRate: rate, gain: false, denoise: false });
-  const head = pre.process(w.samples);
-  const tail = pre.flush();
-  const out = new Float32Array(head.length + tail.length);
-  out.set(head);
-  out.set(tail, head.length);
-  return out;
+  return preprocessFile(w.samples, w.sampleRate, { outputRate: rate, gain: false, denoise: false }).samples;
 }
 
 if (args.fit) {

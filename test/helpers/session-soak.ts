@@ -26,6 +26,7 @@ import { SessionManager } from '../../src/session/manager.js';
 import type { SttStreamConfig, SttStreamEvent, SttStreamFrame, WorkerLink, WorkerStream } from '../../src/session/ports.js';
 import type { Session } from '../../src/session/session.js';
 import { vadFactoryFor } from '../../src/session/stack.js';
+import { Prng } from '../../src/util/prng.js';
 import { createSileroRunner, type SileroRunner } from '../../src/vad/runner.js';
 import { corpusAvailable, listPrompts, readPromptAudio } from './corpus.js';
 
@@ -230,16 +231,10 @@ export class SoakLink implements WorkerLink {
 
 // ---- audio ------------------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32). */
+/** Deterministic PRNG (the project's mulberry32). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** Where the speech is in `x` (10 ms frames above -40 dBFS), and the longest pause inside it, in samples. */

@@ -256,7 +256,6 @@ export class TheoRealtimeConnection {
         id: this.sessionId,
         model: s.model ?? this.deps.defaultModel,
         inputRate: this.rate(),
-        ...(s.encoding === 'mulaw' || s.encoding === 'alaw' ? { quality: 'telephony' as const } : {}),
         ...(s.language ? { language: s.language } : {}),
         hotWords: s.hot_words ?? [],
         ...(s.itn !== undefined ? { itn: s.itn } : {}),

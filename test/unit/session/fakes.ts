@@ -1,6 +1,7 @@
 // Fakes for the ports a live session talks to (src/session/ports.ts): a clock the test moves, a VAD whose
 // events the test schedules at chosen offsets, and a worker link whose streams the test drives (events
-// in, breaks, ends) and whose frames it records. No worker process, no ONNX.
+// in, breaks, ends) and whose frames it records; and `thrown`, for assertions on errors. No worker process, no ONNX.
+import { expect } from 'vitest';
 import type { EngineCapabilities } from '../../../src/engines/engine.js';
 import { POCKETSPHINX_CAPABILITIES } from '../../../src/engines/pocketsphinx/engine.js';
 import { CancelledError, WorkerUnavailableError } from '../../../src/errors/index.js';
@@ -358,4 +359,14 @@ export class FakeWorkerLink implements WorkerLink {
     if (!s) throw new Error(`worker stream ${i} was not opened (${this.streams.length} were)`);
     return s;
   }
+}
+
+/** What f throws; fails the test when it does not throw. */
+export function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return expect.fail('did not throw');
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTheoErrorCode } from '../../../src/errors/index.js';
+import { thrown } from './fakes.js';
 import { DEFAULT_FORCE_COMMIT_RATIO, RingBuffer, RingRangeError, isRingRangeError, ringCapacity } from '../../../src/session/ring-buffer.js';
 import { Prng } from '../../../src/util/prng.js';
 
@@ -18,15 +19,6 @@ function readAll(rb: RingBuffer, from: number, to: number): Int16Array {
   const out = new Int16Array(to - from);
   expect(rb.read(from, to, out)).toBe(out);
   return out;
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  return expect.fail('did not throw');
 }
 
 describe('ring buffer: construction', () => {

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isTheoErrorCode } from '../../../src/errors/index.js';
+import { thrown } from './fakes.js';
 import { DEFAULT_WAL_HISTORY, SessionWal, type WalOrderError, type WalRecord, isWalOrderError } from '../../../src/session/wal.js';
 
 const rec = (sessionId: string, segmentId: number, offset: number, timestamp = segmentId * 1000): WalRecord => ({ sessionId, segmentId, offset, timestamp });
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  return expect.fail('did not throw');
-}
 
 describe('WAL: commit and last', () => {
   it('keeps the last record per session', () => {
