@@ -130,6 +130,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     apiKey: config.api.apiKey,
     sessions: stack.sessions,
     defaultModel: config.models.default,
+    vad: config.vad,
     registry,
     logger: componentLogger(logger, 'ws'),
   });

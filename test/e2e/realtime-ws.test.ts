@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { readWav } from '../../src/audio/wav.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
 import { SOUNDS } from '../helpers/audio.js';
+import { paced, waitFor } from '../helpers/pace.js';
 import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
 
 const KEY = 'test-key-123';
@@ -77,23 +78,15 @@ class Client {
     return this.messages.filter((m) => m.type === type);
   }
 
-  async until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; got ${this.messages.map((m) => m.type).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+    return waitFor(what, ok, () => this.messages.map((m) => m.type).join(', '), ms);
   }
 
-  /** Sends the audio in 20 ms frames at real-time pace. */
-  async stream(bytes: Buffer, bytesPer20ms: number): Promise<void> {
-    const t0 = Date.now();
-    for (let i = 0, k = 0; i < bytes.length; i += bytesPer20ms, k++) {
-      this.ws.send(bytes.subarray(i, i + bytesPer20ms));
-      const wait = t0 + (k + 1) * 20 - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
+  /** Sends the audio in 20 ms chunks at real-time pace. */
+  stream(bytes: Buffer, bytesPer20ms: number): Promise<void> {
+    return paced(bytes, bytesPer20ms, (chunk) => this.ws.send(chunk));
   }
+
 }
 
 function text(d: WebSocket.RawData): string {

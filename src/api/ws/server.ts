@@ -1,5 +1,6 @@
 // The WebSocket side of the API, on the HTTP(S) server's `upgrade` event:
 //   /v1/realtime                   the Theo realtime protocol (theo-protocol.ts)
+//   /v1/realtime?intent=transcription  OpenAI's realtime transcription protocol (openai-protocol.ts)
 //   /v1/sessions/{id}/events       observers of one live session (observer.ts)
 // Shared rules: the API key (when configured) as `Authorization: Bearer`, `?api_key=` / `?token=`, or the
 // subprotocol `openai-insecure-api-key.<key>` (browsers cannot set headers) — a wrong or missing key closes
@@ -10,13 +11,14 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { RealtimeConfig } from '../../config/schema.js';
+import type { RealtimeConfig, VadConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Registry } from '../../observability/metrics.js';
 import type { SessionManager } from '../../session/manager.js';
 import { keyMatches } from '../http/app.js';
 import { createWsMetrics, type WsMetrics } from './metrics.js';
 import { observeSession } from './observer.js';
+import { OpenAiRealtimeConnection } from './openai-protocol.js';
 import { TheoRealtimeConnection, settingsFromQuery } from './theo-protocol.js';
 
 export interface WsApiOptions {
@@ -24,6 +26,8 @@ export interface WsApiOptions {
   apiKey?: string | undefined;
   sessions: SessionManager;
   defaultModel: string;
+  /** The server's VAD settings (what an OpenAI turn_detection is mapped over). */
+  vad: VadConfig;
   registry: Registry;
   logger: Logger;
 }
@@ -96,7 +100,7 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
     }
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
-    const protocol = route.kind === 'observer' ? 'observer' : 'theo';
+    const protocol = route.kind === 'observer' ? 'observer' : url.searchParams.get('intent') === 'transcription' ? 'openai' : 'theo';
     metrics.connections.inc({ protocol });
     ws.on('close', () => metrics.connections.dec({ protocol }));
     if (route.kind === 'observer') {
@@ -109,9 +113,9 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
       observeSession(ws, session, { maxQueuedBytes: config.maxQueuedBytes, metrics });
       return;
     }
-    if (url.searchParams.get('intent') === 'transcription') {
-      metrics.rejected.inc({ reason: 'unsupported_intent' });
-      ws.close(4400, 'the OpenAI realtime transcription protocol (intent=transcription) is not served by this version');
+    if (protocol === 'openai') {
+      const beta = /realtime=v1/i.test(String(req.headers['openai-beta'] ?? ''));
+      new OpenAiRealtimeConnection(ws, { sessions: opts.sessions, defaultModel: opts.defaultModel, vad: opts.vad, maxQueuedBytes: config.maxQueuedBytes, metrics, logger, beta });
       return;
     }
     const parsed = settingsFromQuery(url.searchParams);

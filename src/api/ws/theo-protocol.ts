@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { errorMessage, isTheoError } from '../../errors/index.js';
-import { PCMA, PCMU } from '../../mediaplane/codec/codec.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Session } from '../../session/session.js';
 import type { SessionManager } from '../../session/manager.js';
 import { droppable, toWire } from './events.js';
+import { FrameDecoder, parseClientEvent, toBuffer } from './frames.js';
 import { Outbox } from './outbox.js';
 import type { WsMetrics } from './metrics.js';
 
@@ -71,8 +71,6 @@ function describe(err: z.ZodError): { error: string; param: string } {
   return { error: `${param || 'message'}: ${issue?.message ?? 'invalid'}`, param };
 }
 
-const clientMessage = z.object({ type: z.string() }).passthrough();
-
 export class TheoRealtimeConnection {
   private settings: RealtimeSettings;
   private session: Session | undefined;
@@ -80,7 +78,7 @@ export class TheoRealtimeConnection {
   /** The connection's session ended by session.close: audio is refused from now on. */
   private ended = false;
   private readonly outbox: Outbox;
-  private scratch = new Int16Array(0);
+  private readonly decoder = new FrameDecoder();
 
   constructor(
     private readonly ws: WebSocket,
@@ -136,19 +134,12 @@ export class TheoRealtimeConnection {
   // ---- client → server ------------------------------------------------------------------------------
 
   private onText(text: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      this.inputError('invalid_json', `message is not JSON: ${errorMessage(err)}`);
+    const m = parseClientEvent(text);
+    if ('code' in m) {
+      this.inputError(m.code, m.message, m.param);
       return;
     }
-    const m = clientMessage.safeParse(parsed);
-    if (!m.success) {
-      this.inputError('invalid_event', 'a message must be a JSON object with a string "type"', 'type');
-      return;
-    }
-    const { type, ...fields } = m.data;
+    const { type, fields } = m;
     switch (type) {
       case 'session.configure':
         this.configure(fields);
@@ -234,17 +225,7 @@ export class TheoRealtimeConnection {
     }
     const s = this.ensureSession();
     if (!s) return;
-    s.push(this.decode(buf, enc));
-  }
-
-  private decode(buf: Buffer, enc: 'pcm16' | 'mulaw' | 'alaw'): Int16Array {
-    const n = enc === 'pcm16' ? buf.length / 2 : buf.length;
-    if (this.scratch.length < n) this.scratch = new Int16Array(n);
-    const out = this.scratch.subarray(0, n);
-    if (enc === 'mulaw') PCMU.decode(buf, out);
-    else if (enc === 'alaw') PCMA.decode(buf, out);
-    else for (let i = 0; i < n; i++) out[i] = buf.readInt16LE(2 * i);
-    return out;
+    s.push(this.decoder.decode(buf, enc));
   }
 
   private ensureSession(): Session | undefined {
@@ -304,10 +285,4 @@ export class TheoRealtimeConnection {
   private error(code: string, message: string, recoverable: boolean, param?: string): void {
     this.outbox.send({ type: 'error', session_id: this.sessionId, code, message, recoverable, ...(param ? { param } : {}) });
   }
-}
-
-function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }
