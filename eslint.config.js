@@ -1,6 +1,7 @@
 // Type-aware lint: the rules that catch real bugs in async media code (floating promises,
 // misused promises in callbacks, unsafe any) are errors.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -33,4 +34,6 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // The demo page's scripts run in the browser (demo.js) and in an AudioWorklet (pcm-capture.js).
+  { files: ['web/**/*.js'], languageOptions: { globals: { ...globals.browser, AudioWorkletProcessor: 'readonly', registerProcessor: 'readonly' } } },
 );

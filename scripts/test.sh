@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: an independent G.711 implementation (sox), an independent
 # RTP sender and audio encoder (ffmpeg), real recorded speech with transcripts (Asterisk core sounds) and
-# the real recogniser of the default model (PocketSphinx en-us).
-DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-en-us)
+# the real recogniser of the default model (PocketSphinx en-us), and a real browser for the demo page.
+DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-en-us chromium)
 bash scripts/ensure-debs.sh "${DEB_PACKAGES[@]}" || echo "warning: could not install all Debian packages; tests that need them will fail" >&2
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

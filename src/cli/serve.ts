@@ -10,6 +10,7 @@ import { createHttpApp } from '../api/http/app.js';
 import { mountAudioRoutes } from '../api/http/audio-routes.js';
 import { createCatalog } from '../api/http/catalog.js';
 import { mountSessionRoutes } from '../api/http/session-routes.js';
+import { mountDemoRoutes } from '../api/http/demo-routes.js';
 import { attachWebSockets, type WsApi } from '../api/ws/server.js';
 import { formatTranscription } from '../api/http/formats.js';
 import { prepareAudio } from '../audio/prepare.js';
@@ -106,6 +107,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       }),
     },
     mount: (router) => {
+      mountDemoRoutes(router);
       mountSessionRoutes(router, stack.sessions);
       mountAudioRoutes(router, {
         catalog,
