@@ -448,6 +448,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   constructor(private readonly opts: WorkerManagerOptions) {
     super();
+    // Every session or request waiting for a model's worker (whenServing) listens for state changes: with
+    // hundreds of live sessions that is hundreds of listeners, each removed when its wait ends.
+    this.setMaxListeners(0);
     this.log = opts.logger;
     const shared: Shared = {
       opts,

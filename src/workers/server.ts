@@ -195,6 +195,9 @@ class SttWorkerServer implements WorkerServer {
       this.jobs.delete(job.id);
       job.fail(new WorkerUnavailableError(this.opts.modelName, 'stopped', 'the worker is stopping'));
     }
+    // Streams whose caller is ending them (its half-close may still be on the wire) get a moment to finish.
+    const grace = Date.now() + Math.min(1000, timeoutMs / 2);
+    while (this.streams.size > 0 && Date.now() < grace) await new Promise((r) => setTimeout(r, 20));
     for (const s of [...this.streams.values()]) s.fail(new WorkerUnavailableError(this.opts.modelName, 'stopped', 'the worker is stopping'));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -14,3 +14,4 @@ npx tsx test/bench/session.bench.ts
 npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
 npx tsx test/bench/latency.bench.ts
+npx tsx test/bench/ws-load.bench.ts

@@ -1,8 +1,7 @@
 // The `pocketsphinx` engine: CMU PocketSphinx (Debian's 0.8+5prealpha libraries, through koffi) with an
 // HMM acoustic model, a trigram LM and a pronunciation dictionary. Batch transcription and streams with
-// native partials. Native calls block the event loop (RTF ~0.25), which is acceptable in a worker
-// process; audio goes in in 0.5 s chunks with a turn of the event loop between them so cancel and close
-// are seen within one chunk.
+// native partials. Searches run on koffi's native threads (Decoder.processAsync, RTF ~0.25 per stream), so
+// a worker's event loop stays free for gRPC and Health under any load and streams decode on every core.
 //
 // Decoders: a decoder decodes one utterance at a time and costs ~95 MB (dictionary, acoustic model and
 // search state; the LM is mmapped and shared). Batch calls share one decoder through a queue; each stream
@@ -11,12 +10,12 @@
 //
 // Hot words: not supported. This API cannot bias words the LM already has, words outside the dictionary
 // have no pronunciation (no G2P here), and LM changes are permanent per decoder, not per request.
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { float32ToInt16 } from '../../audio/resample.js';
 import { CancelledError, ClosedError, TheoError } from '../../errors/index.js';
 import type { Engine, EngineCapabilities, EngineResult, EngineStream, StreamHypothesis, StreamOptions, TranscribeOptions } from '../engine.js';
 import { CEPSTRUM_SIZE, Decoder, type DecoderConfig } from './native.js';
-import { cleanText, meanProbability, segmentWords, wordsFrom } from './results.js';
+import { meanProbability, segmentWords, wordsFrom } from './results.js';
+import { PocketsphinxStream } from './stream.js';
 
 export interface PocketsphinxEngineOptions {
   /** Acoustic model folder. */
@@ -36,8 +35,6 @@ export interface PocketsphinxEngineOptions {
 const SAMPLE_RATE = 16000;
 /** Batch input goes to the decoder in chunks of this many samples (0.5 s). */
 const BATCH_CHUNK = SAMPLE_RATE / 2;
-/** Streams search every 100 ms of audio and look for a new partial then. */
-const STREAM_BLOCK = SAMPLE_RATE / 10;
 /**
  * Cepstral mean normalisation of stream utterances. A batch clip gets its own mean over all its frames; a
  * stream utterance cannot wait for its end. Two ways, both per utterance (an utterance then decodes the
@@ -100,6 +97,8 @@ export class PocketsphinxEngine implements Engine {
   private readonly streamConfig: DecoderConfig;
   private readonly primeSamples: number;
   private readonly telephonyCmn: Float32Array | undefined;
+  /** Whether this model's decoders let the engine set their cepstral mean (checked on the first one). */
+  private cmnControl = false;
   private batch: Decoder | undefined;
   private readonly idle: Decoder[] = [];
   private readonly streams = new Set<PocketsphinxStream>();
@@ -125,6 +124,7 @@ export class PocketsphinxEngine implements Engine {
       // One stream decoder up front: creating it loads the model again (~0.5 s of blocking work), which
       // would otherwise land on the first live utterance and delay its partials and final.
       if (this.idle.length === 0) this.idle.push(Decoder.create(this.streamConfig));
+      this.cmnControl = this.idle[0]?.cmnControl ?? false;
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -140,9 +140,10 @@ export class PocketsphinxEngine implements Engine {
   openStream(options: StreamOptions, onHypothesis: (h: StreamHypothesis) => void): EngineStream {
     if (this.closed) throw new ClosedError('pocketsphinx engine');
     checkLanguageAndTask(options.language, options.task);
-    const decoder = this.idle.pop() ?? Decoder.create(this.streamConfig);
-    const fixedCmn = options.audioQuality === 'telephony' ? this.telephonyCmn : undefined;
-    const stream = new PocketsphinxStream(decoder, this.primeSamples, fixedCmn, options, onHypothesis, (s) => this.release(s, decoder));
+    // A new decoder loads on a native thread (~0.5 s): the stream queues its audio meanwhile.
+    const decoder = this.idle.pop() ?? Decoder.createAsync(this.streamConfig);
+    const fixedCmn = options.audioQuality === 'telephony' && this.cmnControl ? this.telephonyCmn : undefined;
+    const stream = new PocketsphinxStream(decoder, this.primeSamples, fixedCmn, options, onHypothesis, (s, d) => this.release(s, d));
     this.streams.add(stream);
     return stream;
   }
@@ -166,8 +167,9 @@ export class PocketsphinxEngine implements Engine {
     return this.batch;
   }
 
-  private release(stream: PocketsphinxStream, decoder: Decoder): void {
+  private release(stream: PocketsphinxStream, decoder: Decoder | undefined): void {
     this.streams.delete(stream);
+    if (!decoder) return;
     if (this.closed) decoder.free();
     else this.idle.push(decoder);
   }
@@ -186,15 +188,16 @@ export class PocketsphinxEngine implements Engine {
     decoder.startUtterance();
     try {
       for (let off = 0; off < pcm.length; off += BATCH_CHUNK) {
-        decoder.process(pcm.subarray(off, off + BATCH_CHUNK));
-        await nextTurn();
+        await decoder.processAsync(pcm.subarray(off, off + BATCH_CHUNK));
         if (options.signal?.aborted) throw new CancelledError('pocketsphinx: transcription cancelled', { atSeconds: Math.min(off + BATCH_CHUNK, pcm.length) / SAMPLE_RATE });
         if (this.closed) throw new ClosedError('pocketsphinx engine');
       }
-    } finally {
+    } catch (err) {
       // Ends the utterance on every path, so the decoder is ready for the next call.
       decoder.endUtterance();
+      throw err;
     }
+    await decoder.endUtteranceAsync();
     const words = wordsFrom(decoder.segments(), duration);
     const segments = segmentWords(words, options.wordTimestamps);
     return {
@@ -222,123 +225,4 @@ function checkLanguageAndTask(language: string | undefined, task: string): void 
     throw new TheoError('invalid_argument', `pocketsphinx: language '${language}' is not supported (this model is English only)`, { language, languages: ['en'] });
   }
   if (task === 'translate') throw new TheoError('invalid_argument', 'pocketsphinx cannot translate', { task });
-}
-
-/**
- * One stream on its own decoder. Pushed audio is converted into a preallocated block and searched every
- * 100 ms; a partial is emitted when the best hypothesis changes. Each utterance starts with a fixed
- * cepstral mean (telephone audio) or is held back until its prime is in (see STREAM_PRIME_MS).
- */
-class PocketsphinxStream implements EngineStream {
-  private readonly block = new Int16Array(STREAM_BLOCK);
-  private blockLength = 0;
-  private readonly prime: Int16Array;
-  private primeLength = 0;
-  private primed = false;
-  /** Samples pushed since the stream opened: the stream's clock. */
-  private pushed = 0;
-  private utteranceStart = 0;
-  private lastPartial = '';
-  private closed = false;
-  private readonly interim: boolean;
-
-  constructor(
-    private readonly decoder: Decoder,
-    primeSamples: number,
-    private readonly fixedCmn: Float32Array | undefined,
-    options: StreamOptions,
-    private readonly onHypothesis: (h: StreamHypothesis) => void,
-    private readonly onClose: (s: PocketsphinxStream) => void,
-  ) {
-    this.interim = options.interimResults;
-    this.prime = new Int16Array(primeSamples);
-    // A pooled decoder remembers its previous stream's channel and noise.
-    decoder.resetCmn();
-  }
-
-  push(pcm: Float32Array): void {
-    if (this.closed) throw new ClosedError('pocketsphinx stream');
-    if (pcm.length === 0) return;
-    if (!this.decoder.inUtterance) {
-      // A fresh front end (noise estimate) per utterance, as each batch clip gets: see STREAM_PRIME_MS.
-      this.decoder.startStream();
-      this.decoder.startUtterance();
-      this.utteranceStart = this.pushed;
-      this.primed = false;
-      this.primeLength = 0;
-      if (this.fixedCmn && this.decoder.cmnControl) {
-        this.decoder.setCmn(this.fixedCmn);
-        this.primed = true;
-      }
-    }
-    this.pushed += pcm.length;
-    for (let i = 0; i < pcm.length; i++) {
-      const s = Math.round((pcm[i] as number) * 32768);
-      const v = s > 32767 ? 32767 : s < -32768 ? -32768 : s || 0;
-      if (!this.primed) {
-        this.prime[this.primeLength++] = v;
-        if (this.primeLength === this.prime.length) this.flushPrime();
-      } else {
-        this.block[this.blockLength++] = v;
-        if (this.blockLength === STREAM_BLOCK) this.flushBlock();
-      }
-    }
-  }
-
-  endUtterance(): Promise<StreamHypothesis> {
-    if (this.closed) return Promise.reject(new ClosedError('pocketsphinx stream'));
-    const now = this.pushed / SAMPLE_RATE;
-    if (!this.decoder.inUtterance) return Promise.resolve({ kind: 'final', text: '', start: now, end: now });
-    try {
-      if (!this.primed) this.flushPrime();
-      this.flushBlock();
-      this.decoder.endUtterance();
-      const start = this.utteranceStart / SAMPLE_RATE;
-      const words = wordsFrom(this.decoder.segments(), now - start, start);
-      this.lastPartial = '';
-      return Promise.resolve({ kind: 'final', text: words.map((w) => w.word).join(' '), start, end: now, confidence: meanProbability(words), words });
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  }
-
-  /** Accepted and ignored: the engine has no prompt or hot-word biasing (capabilities.hotWords is false). */
-  updatePrompt(_prompt: string | undefined, _hotWords: readonly string[]): void {}
-
-  /** Drops the utterance in progress and returns the decoder to the engine. Safe to call twice. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.decoder.inUtterance) this.decoder.endUtterance();
-    this.onClose(this);
-  }
-
-  private flushPrime(): void {
-    this.primed = true;
-    const audio = this.prime.subarray(0, this.primeLength);
-    const mean = this.decoder.cepstralMean(audio);
-    if (mean) this.decoder.setCmn(mean);
-    this.decoder.process(audio);
-    this.primeLength = 0;
-    this.emitPartial();
-  }
-
-  private flushBlock(): void {
-    if (this.blockLength === 0) return;
-    this.decoder.process(this.block.subarray(0, this.blockLength));
-    this.blockLength = 0;
-    this.emitPartial();
-  }
-
-  private emitPartial(): void {
-    if (!this.interim) return;
-    const text = cleanText(this.decoder.hypothesis());
-    if (text === '' || text === this.lastPartial) return;
-    this.lastPartial = text;
-    try {
-      this.onHypothesis({ kind: 'partial', text, start: this.utteranceStart / SAMPLE_RATE, end: this.pushed / SAMPLE_RATE });
-    } catch {
-      // A listener that throws must not leave the decoder mid-block.
-    }
-  }
 }

@@ -53,6 +53,29 @@ interface Api {
 }
 
 let api: Api | undefined;
+/** Tail of the queue of model loads (createAsync). */
+let loading: Promise<unknown> = Promise.resolve();
+/** Native calls in flight on koffi's threads; koffi refuses calls past its queue limit (256), so more wait here. */
+const MAX_NATIVE_CALLS = 128;
+let nativeCalls = 0;
+const waitingCalls: (() => void)[] = [];
+
+/** Calls a koffi function on koffi's native threads. */
+async function callAsync<T>(fn: unknown, ...args: unknown[]): Promise<T> {
+  if (nativeCalls >= MAX_NATIVE_CALLS) await new Promise<void>((resolve) => waitingCalls.push(resolve));
+  nativeCalls++;
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      (fn as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, result: T) => {
+        if (err) reject(err instanceof Error ? err : new Error(typeof err === "string" ? err : "native call failed"));
+        else resolve(result);
+      });
+    });
+  } finally {
+    nativeCalls--;
+    waitingCalls.shift()?.();
+  }
+}
 
 /** Loads both libraries once per process and silences PocketSphinx's logging (it writes to stderr). */
 function loadApi(): Api {
@@ -174,8 +197,26 @@ export class Decoder {
 
   /** Loads the model (~0.5-1 s, blocking). Throws TheoError('model_invalid') when PocketSphinx refuses it. */
   static create(cfg: DecoderConfig): Decoder {
+    const { native, config } = Decoder.configure(cfg);
+    return Decoder.init(native, config, native.psInit(config), cfg);
+  }
+
+  /**
+   * create() with the model loaded on a native thread, so the event loop stays free. Loads run one at a
+   * time (PocketSphinx's loader is not known to be thread-safe).
+   */
+  static createAsync(cfg: DecoderConfig): Promise<Decoder> {
+    const run = loading.then(() => {
+      const { native, config } = Decoder.configure(cfg);
+      return callAsync<unknown>(native.psInit, config).then((handle) => Decoder.init(native, config, handle, cfg));
+    });
+    loading = run.catch(() => undefined);
+    return run;
+  }
+
+  private static configure(cfg: DecoderConfig): { native: Api; config: unknown } {
     const native = loadApi();
-    const pairs: [string, string][] = [['-hmm', cfg.hmm], ['-lm', cfg.lm], ['-dict', cfg.dict], ['-logfn', '/dev/null'], ...Object.entries(cfg.args ?? {})];
+    const pairs: [string, string][] = [['-hmm', cfg.hmm], ['-lm', cfg.lm], ['-dict', cfg.dict], ...Object.entries(cfg.args ?? {})];
     const variadic: unknown[] = [];
     for (const [k, v] of pairs) variadic.push('const char *', k, 'const char *', v);
     variadic.push('const char *', null);
@@ -183,7 +224,10 @@ export class Decoder {
     if (!config) {
       throw new TheoError('model_invalid', `pocketsphinx: invalid decoder arguments ${JSON.stringify(Object.keys(cfg.args ?? {}))}`, { args: cfg.args });
     }
-    const handle = native.psInit(config);
+    return { native, config };
+  }
+
+  private static init(native: Api, config: unknown, handle: unknown, cfg: DecoderConfig): Decoder {
     if (!handle) {
       native.cmdLnFree(config);
       throw new TheoError('model_invalid', `pocketsphinx: cannot load the model (hmm ${cfg.hmm}, lm ${cfg.lm}, dict ${cfg.dict})`, { hmm: cfg.hmm, lm: cfg.lm, dict: cfg.dict });
@@ -218,9 +262,21 @@ export class Decoder {
     this.check(this.native.processRaw(this.live(), samples, samples.length, 0, 0), 'ps_process_raw');
   }
 
+  /** process() on a native thread: the event loop stays free while the search runs. Not re-entrant either. */
+  async processAsync(samples: Int16Array): Promise<void> {
+    if (samples.length === 0) return;
+    this.check(await callAsync<number>(this.native.processRaw, this.live(), samples, samples.length, 0, 0), 'ps_process_raw');
+  }
+
   endUtterance(): void {
     this.inUtt = false;
     this.check(this.native.endUtt(this.live()), 'ps_end_utt');
+  }
+
+  /** endUtterance() on a native thread (the final search and best path of a long utterance take a while). */
+  async endUtteranceAsync(): Promise<void> {
+    this.inUtt = false;
+    this.check(await callAsync<number>(this.native.endUtt, this.live()), 'ps_end_utt');
   }
 
   /** The best hypothesis so far (words separated by spaces, fillers already removed by PocketSphinx). */
