@@ -38,6 +38,12 @@ function portRange(v: string): [number, number] {
   return [lo, hi];
 }
 
+function portList(v: string): number[] {
+  const ports = v.split(',').map((p) => Number(p.trim()));
+  if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new InvalidArgumentError('expected comma-separated ports, e.g. 41000,41001');
+  return ports;
+}
+
 function hostPort(v: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v);
   const port = Number(m?.[2]);
@@ -86,9 +92,11 @@ export function buildProgram(): Command {
     .option('--preload', 'wait until the models are loaded before accepting requests')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key; env THEO_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert (env THEO_TLS_KEY)')
-    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string }) => {
+    .option('--rtp-fork <ports>', 'comma-separated UDP ports where every RTP source becomes a call session (env THEO_RTP_FORK_PORTS)', portList)
+    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[] }) => {
       const config = buildConfig(flags, {
         server: { host: flags.host, port: flags.port, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey },
+        telephony: { fork: flags.rtpFork ? { ports: flags.rtpFork } : undefined },
         rtp: { host: flags.rtpHost, portMin: flags.rtpPorts?.[0], portMax: flags.rtpPorts?.[1] },
         models: { default: flags.model },
       });

@@ -17,6 +17,7 @@ import { prepareAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
 import { TheoError, errorMessage } from '../errors/index.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
+import { startTelephony, type Telephony } from '../telephony/index.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { ModelRegistry } from '../registry/registry.js';
@@ -88,6 +89,15 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
 
   const stack = await createSessionStack({ config, logger, registry, workers, models: local, denoiser, lookup: (model) => models.get(model) });
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
+  let telephony: Telephony;
+  try {
+    telephony = await startTelephony({ config: config.telephony, defaultModel: config.models.default, rtp, sessions: stack.sessions, registry, logger: componentLogger(logger, 'telephony') });
+  } catch (err) {
+    rtp.close();
+    await stack.close();
+    await workers.stop();
+    throw err;
+  }
   const scheduler = new BasicScheduler(workers, registry);
   const catalog = createCatalog(models, workers, config.models.default);
   const app = createHttpApp({
@@ -133,6 +143,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     sessions: stack.sessions,
     defaultModel: config.models.default,
     vad: config.vad,
+    calls: telephony.hub,
     registry,
     logger: componentLogger(logger, 'ws'),
   });
@@ -145,6 +156,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       });
     });
   } catch (err) {
+    await telephony.close();
     rtp.close();
     await ws.close();
     await stack.close();
@@ -166,6 +178,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     ws,
     close() {
       closing ??= (async () => {
+        // Calls first: their finals still reach the firehose and the webhooks.
+        await telephony.close();
         rtp.close();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

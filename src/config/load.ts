@@ -17,7 +17,7 @@ export interface LoadConfigOptions {
 }
 
 /** THEO_* variables and where each lands in the config tree, with its type. */
-const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool']> = [
+const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool' | 'ports']> = [
   ['THEO_HOST', ['server', 'host'], 'string'],
   ['THEO_PORT', ['server', 'port'], 'int'],
   ['THEO_TLS_CERT', ['server', 'tlsCert'], 'string'],
@@ -38,6 +38,7 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_ITN', ['postprocess', 'itn'], 'bool'],
   ['THEO_VAD_SENSITIVITY', ['vad', 'sensitivity'], 'string'],
   ['THEO_MAX_SESSIONS', ['sessions', 'max'], 'int'],
+  ['THEO_RTP_FORK_PORTS', ['telephony', 'fork', 'ports'], 'ports'],
   // The Hugging Face names first, so Theo's own names win when both are set.
   ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
   ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],
@@ -93,6 +94,13 @@ function envTree(env: NodeJS.ProcessEnv, issues: string[]): Plain {
         continue;
       }
       value = Number.parseInt(raw, 10);
+    } else if (type === 'ports') {
+      const ports = raw.split(',').map((p) => p.trim());
+      if (!ports.every((p) => /^\d+$/.test(p))) {
+        issues.push(`${name}=${JSON.stringify(raw)} is not a comma-separated list of ports`);
+        continue;
+      }
+      value = ports.map(Number);
     } else if (type === 'bool') {
       const v = raw.trim().toLowerCase();
       if (!['1', '0', 'true', 'false', 'yes', 'no'].includes(v)) {

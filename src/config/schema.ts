@@ -178,6 +178,43 @@ const realtimeSchema = z
   })
   .strict();
 
+const webhookSchema = z
+  .object({
+    /** Where call events are POSTed (JSON, one event per request). */
+    url: z.string().url(),
+    /** HMAC-SHA256 key: requests carry `theo-signature: t=<unix s>,v1=<hex of HMAC(secret, "<t>.<body>")>`. */
+    secret: z.string().min(1).optional(),
+    /** Event types sent; '*' sends all (partials included). */
+    events: z.array(z.string().min(1)).min(1).default(['session.created', 'vad.speech_start', 'transcript.final', 'session.closed', 'error']),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    /** Attempts after the first; backoff 0.5 s doubling, at most 30 s. */
+    maxRetries: z.number().int().min(0).max(20).default(5),
+    /** Events waiting for delivery; past this the oldest are dropped (and counted). */
+    maxQueue: z.number().int().min(1).max(1_000_000).default(10_000),
+  })
+  .strict();
+
+const telephonySchema = z
+  .object({
+    /** Model for calls (default models.default). */
+    model: z.string().min(1).optional(),
+    language: z.string().min(2).max(16).optional(),
+    hotWords: z.array(z.string().min(1)).default([]),
+    /** RNNoise on call audio. */
+    denoise: z.union([z.boolean(), z.literal('auto')]).default(true),
+    /** Plain RTP fork: every new source that sends to one of these ports becomes a call session. */
+    fork: z
+      .object({
+        ports: z.array(port).default([]),
+        /** Source addresses allowed to start a call (empty = any). */
+        allow: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({ ports: [], allow: [] }),
+    webhooks: z.array(webhookSchema).default([]),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -205,6 +242,7 @@ export const configSchema = z
     vad: vadSchema.default(() => vadSchema.parse({})),
     sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
     realtime: realtimeSchema.default(() => realtimeSchema.parse({})),
+    telephony: telephonySchema.default(() => telephonySchema.parse({})),
   })
   .strict();
 
@@ -220,3 +258,5 @@ export type PostprocessConfig = TheoConfig['postprocess'];
 export type VadConfig = TheoConfig['vad'];
 export type SessionsConfig = TheoConfig['sessions'];
 export type RealtimeConfig = TheoConfig['realtime'];
+export type TelephonyConfig = TheoConfig['telephony'];
+export type WebhookConfig = TelephonyConfig['webhooks'][number];

@@ -4,9 +4,26 @@
 import type { EngineWord } from '../engines/engine.js';
 import type { SessionState } from './state-machine.js';
 
+/** The phone call a session transcribes (telephony sources); every event of such a session carries it. */
+export interface CallMetadata {
+  /** The call: an ARI channel's linked id, a SIP Call-ID, a fork's source. */
+  callId: string;
+  /** The channel or leg within the call (ARI channel id, SIP dialog, RTP source address). */
+  channelId?: string;
+  /** Caller and callee as the signalling names them (numbers or URIs). */
+  from?: string;
+  to?: string;
+  direction: 'inbound' | 'outbound' | 'unknown';
+  /** Which side of the conversation this session hears, when the call is split per direction. */
+  speaker?: 'caller' | 'callee' | 'mixed';
+  /** How the audio arrived: 'ari', 'sip', 'rtp-fork'. */
+  source: string;
+}
+
 interface Base {
   sessionId: string;
   at: number;
+  call?: CallMetadata;
 }
 
 export interface SessionCreatedEvent extends Base {

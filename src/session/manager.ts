@@ -9,6 +9,7 @@ import type { DenoiserFactory } from '../audio/stages/pipeline.js';
 import type { AudioQuality } from '../audio/stages/stage.js';
 import type { PreprocessConfig, SessionsConfig, VadConfig } from '../config/schema.js';
 import type { Postprocessor } from '../postprocess/pipeline.js';
+import type { CallMetadata } from './events.js';
 import type { SessionMetrics } from './metrics.js';
 import type { SessionVadFactory, WorkerLink } from './ports.js';
 import { Session } from './session.js';
@@ -53,6 +54,8 @@ export interface CreateSessionOptions {
   timeouts?: Partial<SessionsConfig['timeouts']>;
   /** LocalAgreement passes for engines without native partials (0 = finals only); default the config's. */
   localAgreement?: number;
+  /** The phone call the session transcribes (stamped on its events). */
+  call?: CallMetadata;
 }
 
 export class SessionManager {
@@ -90,6 +93,7 @@ export class SessionManager {
         realtime: o.realtime ?? true,
         preprocess: { enabled: o.preprocess ?? p.enabled, dc: p.dc, gain: o.gain ?? p.gain, denoise: o.denoise ?? p.denoise },
         vad: { ...this.opts.vad, ...o.vad },
+        call: o.call,
         sessions: {
           ...this.opts.sessions,
           timeouts: { ...this.opts.sessions.timeouts, ...o.timeouts },

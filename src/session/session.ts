@@ -17,7 +17,7 @@ import type { AudioQuality } from '../audio/stages/stage.js';
 import type { Postprocessor } from '../postprocess/pipeline.js';
 import type { SessionsConfig, VadConfig } from '../config/schema.js';
 import { safeEmit } from '../util/events.js';
-import type { SessionEvent } from './events.js';
+import type { CallMetadata, SessionEvent } from './events.js';
 import type { SessionMetrics } from './metrics.js';
 import type { SessionVadFactory, SessionVad, VadSpeechEvent, WorkerLink, WorkerStream } from './ports.js';
 import type { SttStreamEvent } from '../workers/client.js';
@@ -46,6 +46,8 @@ export interface SessionOptions {
   preprocess: { enabled: boolean; dc: boolean | 'auto'; gain: boolean; denoise: boolean | 'auto' };
   vad: VadConfig;
   sessions: SessionsConfig;
+  /** The call this session transcribes: stamped on every event. */
+  call?: CallMetadata | undefined;
 }
 
 export interface SessionDeps {
@@ -121,6 +123,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly context: SegmentContext;
   private readonly agreement: LocalAgreement | undefined;
   readonly createdAt: number;
+  readonly call: CallMetadata | undefined;
   private hotWords: string[];
   private stream: WorkerStream | undefined;
   /** Bumped whenever a stream is replaced, so a stale pump stops. */
@@ -165,6 +168,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.sampleRate = opts.capabilities.sampleRate;
     this.vadRate = (opts.inputRate === 8000 || opts.inputRate === 16000) && opts.inputRate < this.sampleRate ? opts.inputRate : this.sampleRate;
     this.createdAt = this.now();
+    this.call = opts.call;
     const p = opts.preprocess;
     this.pre = createPreprocessor({
       inputRate: opts.inputRate,
@@ -191,7 +195,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.vadStream = deps.vad(this.vadRate, (ev) => this.onVad(ev), opts.vad);
     deps.metrics?.activeSessions.inc();
     // Emitted here nobody could hear it: it goes out on the next microtask, or before any other event.
-    this.createdEvent = { type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate, sessionId: this.id, at: this.createdAt };
+    this.createdEvent = { type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate, sessionId: this.id, at: this.createdAt, ...(this.call ? { call: this.call } : {}) };
     queueMicrotask(() => this.emitCreated());
   }
 
@@ -817,7 +821,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private emitEvent(ev: DistributiveOmit<SessionEvent, 'sessionId' | 'at'>): void {
     this.emitCreated();
-    const full = { ...ev, sessionId: this.id, at: this.now() };
+    const full = { ...ev, sessionId: this.id, at: this.now(), ...(this.call ? { call: this.call } : {}) };
     safeEmit(this, this.deps.onListenerError ?? (() => undefined), 'event', full);
   }
 

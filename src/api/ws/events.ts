@@ -1,12 +1,30 @@
 // Domain session events as the Theo WebSocket protocol sends them: one JSON object per event, `type` first,
 // snake_case fields, times in milliseconds of session audio. Realtime connections and observers of a
 // session (/v1/sessions/{id}/events) use the same mapping. docs/REALTIME.md lists every event.
-import type { SessionEvent } from '../../session/events.js';
+import type { CallMetadata, SessionEvent } from '../../session/events.js';
 
 export type WireEvent = { type: string } & Record<string, unknown>;
 
-/** The wire form of a domain event; undefined for events the protocol does not carry (session.created: the adapter sends its own). */
+/** The wire form of a domain event, with its call (snake_case) when the session transcribes one. */
 export function toWire(ev: SessionEvent): WireEvent | undefined {
+  const wire = eventToWire(ev);
+  return wire && ev.call ? { ...wire, call: callToWire(ev.call) } : wire;
+}
+
+export function callToWire(c: CallMetadata): Record<string, string> {
+  return {
+    call_id: c.callId,
+    ...(c.channelId ? { channel_id: c.channelId } : {}),
+    ...(c.from ? { from: c.from } : {}),
+    ...(c.to ? { to: c.to } : {}),
+    direction: c.direction,
+    ...(c.speaker ? { speaker: c.speaker } : {}),
+    source: c.source,
+  };
+}
+
+/** undefined for events the protocol does not carry (session.created: the adapter sends its own). */
+function eventToWire(ev: SessionEvent): WireEvent | undefined {
   const session_id = ev.sessionId;
   switch (ev.type) {
     case 'session.created':

@@ -4,7 +4,7 @@
 import type { WebSocket } from 'ws';
 import type { SessionEvent } from '../../session/events.js';
 import type { Session } from '../../session/session.js';
-import { droppable, toWire } from './events.js';
+import { droppable, toWire, type WireEvent } from './events.js';
 import type { WsMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 
@@ -21,5 +21,27 @@ export function observeSession(ws: WebSocket, session: Session, opts: { maxQueue
   ws.on('message', () => {
     opts.metrics.inputErrors.inc({ protocol: 'observer', code: 'read_only' });
     outbox.send({ type: 'error', session_id: session.id, code: 'read_only', message: 'observers only receive events', recoverable: true });
+  });
+}
+
+/** The source of every call's events (the call hub): what `WS /v1/calls/events` relays. */
+export interface CallEventSource {
+  on(event: 'event', listener: (ev: WireEvent) => void): unknown;
+  off(event: 'event', listener: (ev: WireEvent) => void): unknown;
+}
+
+/**
+ * `WS /v1/calls/events`: the firehose of every call session's events (each with its `call`), from the moment
+ * of connecting, until the client leaves. Partials are dropped for a client that does not read; read-only.
+ */
+export function observeCalls(ws: WebSocket, calls: CallEventSource, opts: { maxQueuedBytes: number; metrics: WsMetrics }): void {
+  const outbox = new Outbox(ws, { maxQueuedBytes: opts.maxQueuedBytes, onDropped: () => opts.metrics.dropped.inc({ protocol: 'calls' }) });
+  outbox.send({ type: 'calls.observed' });
+  const listener = (ev: WireEvent): void => void outbox.send(ev, droppable(ev));
+  calls.on('event', listener);
+  ws.on('close', () => calls.off('event', listener));
+  ws.on('message', () => {
+    opts.metrics.inputErrors.inc({ protocol: 'calls', code: 'read_only' });
+    outbox.send({ type: 'error', code: 'read_only', message: 'the calls firehose only sends events', recoverable: true });
   });
 }

@@ -2,6 +2,7 @@
 //   /v1/realtime                   the Theo realtime protocol (theo-protocol.ts)
 //   /v1/realtime?intent=transcription  OpenAI's realtime transcription protocol (openai-protocol.ts)
 //   /v1/sessions/{id}/events       observers of one live session (observer.ts)
+//   /v1/calls/events               every call session's events (observer.ts)
 // Shared rules: the API key (when configured) as `Authorization: Bearer`, `?api_key=` / `?token=`, or the
 // subprotocol `openai-insecure-api-key.<key>` (browsers cannot set headers) — a wrong or missing key closes
 // with 4401; at most `realtime.maxConnections` connections (more close with 1013, try again later);
@@ -17,7 +18,7 @@ import type { Registry } from '../../observability/metrics.js';
 import type { SessionManager } from '../../session/manager.js';
 import { keyMatches } from '../http/app.js';
 import { createWsMetrics, type WsMetrics } from './metrics.js';
-import { observeSession } from './observer.js';
+import { observeCalls, observeSession, type CallEventSource } from './observer.js';
 import { OpenAiRealtimeConnection } from './openai-protocol.js';
 import { TheoRealtimeConnection, settingsFromQuery } from './theo-protocol.js';
 
@@ -28,6 +29,8 @@ export interface WsApiOptions {
   defaultModel: string;
   /** The server's VAD settings (what an OpenAI turn_detection is mapped over). */
   vad: VadConfig;
+  /** Every call's events, for `WS /v1/calls/events` (absent: that path is 404). */
+  calls?: CallEventSource | undefined;
   registry: Registry;
   logger: Logger;
 }
@@ -40,10 +43,11 @@ export interface WsApi {
   close(): Promise<void>;
 }
 
-type Route = { kind: 'realtime' } | { kind: 'observer'; sessionId: string };
+type Route = { kind: 'realtime' } | { kind: 'observer'; sessionId: string } | { kind: 'calls' };
 
 function routeOf(pathname: string): Route | undefined {
   if (pathname === '/v1/realtime') return { kind: 'realtime' };
+  if (pathname === '/v1/calls/events') return { kind: 'calls' };
   const m = /^\/v1\/sessions\/([^/]+)\/events$/.exec(pathname);
   if (m?.[1]) return { kind: 'observer', sessionId: decodeURIComponent(m[1]) };
   return undefined;
@@ -75,7 +79,7 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routeOf(url.pathname);
-    if (!route || closed) {
+    if (!route || closed || (route.kind === 'calls' && !opts.calls)) {
       socket.end(`HTTP/1.1 ${closed ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
@@ -100,9 +104,13 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
     }
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
-    const protocol = route.kind === 'observer' ? 'observer' : url.searchParams.get('intent') === 'transcription' ? 'openai' : 'theo';
+    const protocol = route.kind === 'observer' || route.kind === 'calls' ? route.kind : url.searchParams.get('intent') === 'transcription' ? 'openai' : 'theo';
     metrics.connections.inc({ protocol });
     ws.on('close', () => metrics.connections.dec({ protocol }));
+    if (route.kind === 'calls') {
+      if (opts.calls) observeCalls(ws, opts.calls, { maxQueuedBytes: config.maxQueuedBytes, metrics });
+      return;
+    }
     if (route.kind === 'observer') {
       const session = opts.sessions.get(route.sessionId);
       if (!session || session.closed) {

@@ -1,0 +1,126 @@
+// Calls as sessions over a plain RTP fork: `theo serve --rtp-fork PORT` with a webhook, real speech
+// (Asterisk prompts) sent as G.711 RTP by `theo rtp send` — clean, and with 5% loss, 40 ms jitter and
+// reordering. The call's events, each carrying its call metadata, arrive on the firehose WS /v1/calls/events
+// and, signed, at the webhook; GET /v1/calls lists the live call; the session ends when the RTP stops.
+import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SOUNDS } from '../helpers/audio.js';
+import { waitFor } from '../helpers/pace.js';
+import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
+
+const SECRET = 'hook-secret';
+const FORK_PORT = 42290;
+const dir = mkdtempSync(join(tmpdir(), 'theo-fork-'));
+const callWav = join(dir, 'call.wav');
+
+interface Ev {
+  type: string;
+  session_id?: string;
+  text?: string;
+  reason?: string;
+  call?: Record<string, string>;
+}
+
+const hooks: { body: string; signature: string }[] = [];
+const firehose: Ev[] = [];
+let hookServer: http.Server;
+let run: TheoRun | undefined;
+let base = '';
+let ws: WebSocket;
+
+beforeAll(async () => {
+  // 1 s of silence, two prompts with a 1.2 s pause, 1 s of silence (8 kHz).
+  const silence = join(dir, 'silence.wav');
+  const gap = join(dir, 'gap.wav');
+  execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', silence, 'trim', '0', '1']);
+  execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', gap, 'trim', '0', '1.2']);
+  execFileSync('sox', [silence, `${SOUNDS}/queue-thankyou.wav`, gap, `${SOUNDS}/auth-thankyou.wav`, silence, callWav]);
+  hookServer = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      hooks.push({ body, signature: String(req.headers['theo-signature']) });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/calls`;
+  const cfg = join(dir, 'theo.yaml');
+  writeFileSync(cfg, ['rtp:', '  idleTimeoutMs: 1500', 'telephony:', '  webhooks:', `    - url: ${hookUrl}`, `      secret: ${SECRET}`, ''].join('\n'));
+  const s = await serveTheo(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
+  run = s.run;
+  base = s.url;
+  ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/calls/events`);
+  ws.on('message', (d: Buffer) => firehose.push(JSON.parse(d.toString('utf8')) as Ev));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+}, 180_000);
+
+afterAll(async () => {
+  ws.close();
+  const done = await stopTheo(run);
+  hookServer.close();
+  rmSync(dir, { recursive: true, force: true });
+  expect(done?.code ?? 0).toBe(0);
+});
+
+/** Sends the call from a fresh source port; returns its local port (the call's channel). */
+async function sendCall(extra: string[] = []): Promise<number> {
+  const sent = await runTheo(['rtp', 'send', '--to', `127.0.0.1:${FORK_PORT}`, ...extra, callWav]).done;
+  expect(sent.code).toBe(0);
+  return (JSON.parse(sent.stdout.trim().split('\n').pop()!) as { local_port: number }).local_port;
+}
+
+function eventsOf(from: number): Ev[] {
+  return firehose.filter((e) => e.call?.channel_id?.startsWith(`127.0.0.1:${from}>`));
+}
+
+describe('RTP fork → call sessions', () => {
+  it('transcribes a forked call: call metadata on every event, firehose, signed webhooks, GET /v1/calls, closed when the RTP stops', async () => {
+    const sending = sendCall();
+    // While the call is live it is listed.
+    await waitFor('the live call', () => firehose.some((e) => e.type === 'session.created'), () => firehose.map((e) => e.type).join(', '));
+    const listed = (await (await fetch(`${base}/v1/calls`)).json()) as { data: { id: string; call: Record<string, string> }[] };
+    expect(listed.data).toHaveLength(1);
+    expect(listed.data[0]!.call).toMatchObject({ direction: 'inbound', source: 'rtp-fork' });
+    const from = await sending;
+    await waitFor('session.closed', () => eventsOf(from).some((e) => e.type === 'session.closed'), () => firehose.map((e) => e.type).join(', '));
+
+    const evs = eventsOf(from);
+    const id = evs[0]!.session_id!;
+    expect(evs[0]).toMatchObject({ type: 'session.created', call: { call_id: expect.stringMatching(/^fork-127\.0\.0\.1:/) as unknown, channel_id: `127.0.0.1:${from}>${FORK_PORT}`, source: 'rtp-fork' } });
+    for (const e of evs) {
+      expect(e.session_id).toBe(id);
+      expect(e.call).toEqual(evs[0]!.call);
+    }
+    const finals = evs.filter((e) => e.type === 'transcript.final').map((e) => e.text);
+    expect(finals).toHaveLength(2);
+    expect(finals[0]).toMatch(/thank you/);
+    expect(finals[1]).toMatch(/thank/);
+    expect(evs.at(-1)).toMatchObject({ type: 'session.closed', reason: 'rtp_timeout' });
+    expect((await (await fetch(`${base}/v1/calls`)).json()) as { data: unknown[] }).toMatchObject({ data: [] });
+
+    // The webhook got the call's lifecycle and finals, each signed with the secret.
+    await waitFor('webhook session.closed', () => hooks.some((h) => h.body.includes('"session.closed"')), () => String(hooks.length));
+    const types = hooks.map((h) => (JSON.parse(h.body) as Ev).type);
+    expect(types).toEqual(['session.created', 'vad.speech_start', 'transcript.final', 'vad.speech_start', 'transcript.final', 'session.closed']);
+    for (const h of hooks) {
+      const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h.signature);
+      expect(m?.[2]).toBe(createHmac('sha256', SECRET).update(`${m?.[1]}.${h.body}`).digest('hex'));
+      expect((JSON.parse(h.body) as Ev).call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
+    }
+  });
+
+  it('still transcribes a call with 5% loss, 40 ms jitter and reordering', async () => {
+    const from = await sendCall(['--loss', '0.05', '--jitter', '40', '--reorder', '0.05', '--seed', '7']);
+    await waitFor('session.closed', () => eventsOf(from).some((e) => e.type === 'session.closed'), () => firehose.map((e) => e.type).join(', '));
+    const finals = eventsOf(from).filter((e) => e.type === 'transcript.final').map((e) => e.text);
+    expect(finals.join(' ')).toMatch(/thank you/);
+  });
+});
