@@ -93,10 +93,14 @@ export function buildProgram(): Command {
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key; env THEO_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert (env THEO_TLS_KEY)')
     .option('--rtp-fork <ports>', 'comma-separated UDP ports where every RTP source becomes a call session (env THEO_RTP_FORK_PORTS)', portList)
-    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[] }) => {
+    .option('--ari-url <url>', "Asterisk's HTTP server for the ARI controller, e.g. http://127.0.0.1:8088 (env THEO_ARI_URL)")
+    .option('--ari-user <user>', 'ARI user (env THEO_ARI_USER)')
+    .option('--ari-password <password>', 'ARI password (env THEO_ARI_PASSWORD)')
+    .option('--ari-app <name>', 'Stasis application calls enter (default theo; env THEO_ARI_APP)')
+    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[]; ariUrl?: string; ariUser?: string; ariPassword?: string; ariApp?: string }) => {
       const config = buildConfig(flags, {
         server: { host: flags.host, port: flags.port, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey },
-        telephony: { fork: flags.rtpFork ? { ports: flags.rtpFork } : undefined },
+        telephony: { fork: flags.rtpFork ? { ports: flags.rtpFork } : undefined, ari: flags.ariUrl || flags.ariUser || flags.ariPassword || flags.ariApp ? { url: flags.ariUrl, user: flags.ariUser, password: flags.ariPassword, app: flags.ariApp } : undefined },
         rtp: { host: flags.rtpHost, portMin: flags.rtpPorts?.[0], portMax: flags.rtpPorts?.[1] },
         models: { default: flags.model },
       });

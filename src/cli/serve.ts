@@ -91,7 +91,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
   let telephony: Telephony;
   try {
-    telephony = await startTelephony({ config: config.telephony, defaultModel: config.models.default, rtp, sessions: stack.sessions, registry, logger: componentLogger(logger, 'telephony') });
+    telephony = await startTelephony({ config: config.telephony, defaultModel: config.models.default, rtp, rtpHost: config.rtp.host, sessions: stack.sessions, registry, logger: componentLogger(logger, 'telephony') });
   } catch (err) {
     rtp.close();
     await stack.close();

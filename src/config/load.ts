@@ -39,6 +39,10 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_VAD_SENSITIVITY', ['vad', 'sensitivity'], 'string'],
   ['THEO_MAX_SESSIONS', ['sessions', 'max'], 'int'],
   ['THEO_RTP_FORK_PORTS', ['telephony', 'fork', 'ports'], 'ports'],
+  ['THEO_ARI_URL', ['telephony', 'ari', 'url'], 'string'],
+  ['THEO_ARI_USER', ['telephony', 'ari', 'user'], 'string'],
+  ['THEO_ARI_PASSWORD', ['telephony', 'ari', 'password'], 'string'],
+  ['THEO_ARI_APP', ['telephony', 'ari', 'app'], 'string'],
   // The Hugging Face names first, so Theo's own names win when both are set.
   ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
   ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],

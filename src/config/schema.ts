@@ -194,6 +194,25 @@ const webhookSchema = z
   })
   .strict();
 
+const ariSchema = z
+  .object({
+    /** Asterisk's HTTP server, e.g. http://127.0.0.1:8088. */
+    url: z.string().url(),
+    user: z.string().min(1),
+    password: z.string().min(1),
+    /** The Stasis application calls enter (dialplan `Stasis(theo)`). */
+    app: z.string().min(1).default('theo'),
+    /** What the ExternalMedia channel sends: G.711 µ-law (8 kHz) or signed linear 16 kHz. */
+    format: z.enum(['ulaw', 'slin16']).default('ulaw'),
+    /** The address Asterisk sends RTP to (default rtp.host). */
+    rtpHost: z.string().min(1).optional(),
+    /** Channel variable set to each final on the caller's channel ('' = off). */
+    transcriptVariable: z.string().default('THEO_TRANSCRIPT'),
+    /** ARI user event raised with each final ('' = off). */
+    userEvent: z.string().default('TheoTranscript'),
+  })
+  .strict();
+
 const telephonySchema = z
   .object({
     /** Model for calls (default models.default). */
@@ -212,6 +231,8 @@ const telephonySchema = z
       .strict()
       .default({ ports: [], allow: [] }),
     webhooks: z.array(webhookSchema).default([]),
+    /** Asterisk ARI controller (off when not set). */
+    ari: ariSchema.optional(),
   })
   .strict();
 

@@ -18,7 +18,8 @@ export type TheoErrorCode =
   | 'worker_unavailable'
   | 'cancelled'
   | 'hub_failed'
-  | 'session_limit';
+  | 'session_limit'
+  | 'ari_failed';
 
 export class TheoError extends Error {
   readonly code: TheoErrorCode;

@@ -1,10 +1,13 @@
 // Telephony ingest of one `theo serve`: the call hub every call session joins, its webhook sinks, and the
-// sources that turn calls into sessions (the plain RTP fork; Asterisk ARI and SIP build on the same parts).
+// sources that turn calls into sessions: the plain RTP fork and the Asterisk ARI controller.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TelephonyConfig } from '../config/schema.js';
 import type { RtpListener } from '../mediaplane/rtp/listener.js';
 import type { SessionManager } from '../session/manager.js';
+import { Gauge } from 'prom-client';
+import { AriClient } from './ari/client.js';
+import { AriController } from './ari/controller.js';
 import { CallHub } from './call-hub.js';
 import { RtpFork } from './rtp-fork.js';
 import { WebhookSink, createWebhookMetrics } from './webhooks.js';
@@ -18,6 +21,8 @@ export interface TelephonyDeps {
   config: TelephonyConfig;
   defaultModel: string;
   rtp: RtpListener;
+  /** rtp.host: where ExternalMedia channels send unless telephony.ari.rtpHost says otherwise. */
+  rtpHost: string;
   sessions: SessionManager;
   registry: Registry;
   logger: Logger;
@@ -27,26 +32,39 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
   const { config, logger } = deps;
   const hub = new CallHub();
   hub.on('listenerError', (err) => logger.warn({ err: String(err) }, 'call event sink failed'));
+  new Gauge({
+    name: 'theo_calls_active',
+    help: 'call sessions in progress, by source (ari, sip, rtp-fork)',
+    labelNames: ['source'],
+    registers: [deps.registry],
+    collect() {
+      this.reset();
+      for (const c of hub.calls()) this.inc({ source: c.call.source });
+    },
+  });
   const metrics = config.webhooks.length > 0 ? createWebhookMetrics(deps.registry) : undefined;
   const sinks = config.webhooks.map((w) => new WebhookSink(hub, w, logger, metrics));
-  const fork = await RtpFork.open(
-    deps.rtp,
-    {
-      ports: config.fork.ports,
-      allow: config.fork.allow,
-      sessions: deps.sessions,
-      hub,
-      logger,
-      model: config.model ?? deps.defaultModel,
-      language: config.language,
-      hotWords: config.hotWords,
-      denoise: config.denoise,
-    },
-    logger,
-  );
+  const common = { sessions: deps.sessions, hub, logger, model: config.model ?? deps.defaultModel, language: config.language, hotWords: config.hotWords, denoise: config.denoise };
+  const fork = await RtpFork.open(deps.rtp, { ...common, ports: config.fork.ports, allow: config.fork.allow }, logger);
+  const ari = config.ari;
+  let client: AriClient | undefined;
+  let controller: AriController | undefined;
+  if (ari) {
+    const ariLog = logger.child({ component: 'ari' });
+    client = new AriClient({ url: ari.url, user: ari.user, password: ari.password, app: ari.app, logger: ariLog });
+    controller = new AriController(
+      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? deps.rtpHost, format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent },
+      ariLog,
+    );
+    const c = client;
+    new Gauge({ name: 'theo_ari_connected', help: '1 while the ARI event WebSocket is connected', registers: [deps.registry], collect() { this.set(c.connected ? 1 : 0); } });
+    client.start();
+  }
   return {
     hub,
     async close() {
+      await controller?.close();
+      client?.close();
       await fork.close();
       await Promise.all(sinks.map((s) => s.close()));
     },

@@ -2,7 +2,8 @@
 // gives the rate: 8 kHz G.711, 16 kHz slin16), with the telephony defaults (audio quality 'telephony',
 // denoise on unless configured off), fed every frame the stream emits — real audio, concealment for lost
 // packets and silence for gaps with no packets at all (Asterisk sends none while a bridge is quiet) — so the
-// session's clock and the VAD's timing stay true. When the stream ends (hangup, idle timeout, endpoint
+// session's clock and the VAD's timing stay true; while no packets come at all, silence is fed in real
+// time (see feedQuiet). When the stream ends (hangup, idle timeout, endpoint
 // closed) what was said is finalised and the session closes.
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors/index.js';
@@ -21,6 +22,13 @@ export interface CallSessionOptions {
   hotWords?: readonly string[];
   /** RNNoise on call audio (default true: phone lines are noisy). */
   denoise?: boolean | 'auto';
+  /** Called with each final's text (e.g. written back to the PBX). */
+  onFinal?: (text: string) => void;
+  /**
+   * After this long without a frame the line is taken as quiet and silence is fed in real time (default
+   * 260 ms: past the jitter buffer's deepest hold, so no late packet is still on its way).
+   */
+  quietAfterMs?: number;
 }
 
 export class RtpCallSession {
@@ -29,6 +37,13 @@ export class RtpCallSession {
   private ended = false;
   /** Sessions this stream had (a codec change to another rate starts a new one). */
   private count = 0;
+  /** Wall time of the last frame from the stream, and up to when the session has been fed (real or silence). */
+  private lastFrameAt = Date.now();
+  private fedUntil = Date.now();
+  /** Silence fed while no packets came, not yet matched by the stream's own gap frame. */
+  private synthesized = 0;
+  private readonly quietTimer: NodeJS.Timeout;
+  private zeros = new Int16Array(0);
 
   constructor(
     private readonly stream: RtpStream,
@@ -37,6 +52,7 @@ export class RtpCallSession {
   ) {
     stream.on('audio', (f) => this.onAudio(f));
     stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
+    this.quietTimer = setInterval(() => this.feedQuiet(), 20).unref();
   }
 
   get current(): Session | undefined {
@@ -46,14 +62,48 @@ export class RtpCallSession {
   /** Finalises and closes the session (the call is over); safe to call twice. */
   async end(reason = 'call_ended'): Promise<void> {
     this.ended = true;
+    clearInterval(this.quietTimer);
     await this.closeSession(reason);
   }
 
   private onAudio(f: AudioFrame): void {
     if (this.ended) return;
+    const now = Date.now();
+    this.lastFrameAt = now;
+    this.fedUntil = now;
     if (this.session && f.sampleRate !== this.rate) void this.closeSession('codec_change');
-    if (!this.session || this.session.closed) this.session = this.open(f.sampleRate);
-    this.session?.push(f.pcm);
+    if (!this.session || this.session.closed) {
+      this.synthesized = 0;
+      this.session = this.open(f.sampleRate);
+    }
+    let pcm = f.pcm;
+    if (f.kind === 'silence' && this.synthesized > 0) {
+      // The stream's fill for a gap we already fed as silence while it lasted: only what is left of it.
+      const skip = Math.min(this.synthesized, pcm.length);
+      this.synthesized -= skip;
+      pcm = pcm.subarray(skip);
+    } else if (f.kind !== 'silence') {
+      this.synthesized = 0;
+    }
+    if (pcm.length > 0) this.session?.push(pcm);
+  }
+
+  /**
+   * No packets flow while a line is quiet (Asterisk sends none): once the quiet is longer than any jitter
+   * hold, silence is fed at real-time pace so the VAD hears the pause now (and ends the utterance) rather
+   * than when the next packet reveals the gap.
+   */
+  private feedQuiet(): void {
+    const s = this.session;
+    if (this.ended || !s || s.closed) return;
+    const now = Date.now();
+    if (now - this.lastFrameAt < (this.opts.quietAfterMs ?? 260)) return;
+    const due = Math.floor(((now - this.fedUntil) * this.rate) / 1000);
+    if (due < this.rate / 50) return;
+    if (this.zeros.length < due) this.zeros = new Int16Array(due);
+    s.push(this.zeros.subarray(0, due));
+    this.synthesized += due;
+    this.fedUntil += (due * 1000) / this.rate;
   }
 
   private open(rate: number): Session | undefined {
@@ -73,6 +123,8 @@ export class RtpCallSession {
       this.count++;
       this.rate = rate;
       this.opts.hub.add(session);
+      const onFinal = this.opts.onFinal;
+      if (onFinal) session.on('event', (ev) => ev.type === 'transcript.final' && onFinal(ev.text));
       return session;
     } catch (err) {
       // No session (the limit, a missing model): the call's audio is dropped, once logged per stream.

@@ -5,13 +5,11 @@
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { SOUNDS } from '../helpers/audio.js';
+import { hookReceiver, readFirehose, type CallEv, type HookReceiver } from '../helpers/calls.js';
 import { waitFor } from '../helpers/pace.js';
 import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
 
@@ -20,20 +18,11 @@ const FORK_PORT = 42290;
 const dir = mkdtempSync(join(tmpdir(), 'theo-fork-'));
 const callWav = join(dir, 'call.wav');
 
-interface Ev {
-  type: string;
-  session_id?: string;
-  text?: string;
-  reason?: string;
-  call?: Record<string, string>;
-}
-
-const hooks: { body: string; signature: string }[] = [];
-const firehose: Ev[] = [];
-let hookServer: http.Server;
+let hooks: HookReceiver;
+let firehose: CallEv[] = [];
+let closeFirehose: () => void;
 let run: TheoRun | undefined;
 let base = '';
-let ws: WebSocket;
 
 beforeAll(async () => {
   // 1 s of silence, two prompts with a 1.2 s pause, 1 s of silence (8 kHz).
@@ -42,30 +31,22 @@ beforeAll(async () => {
   execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', silence, 'trim', '0', '1']);
   execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', gap, 'trim', '0', '1.2']);
   execFileSync('sox', [silence, `${SOUNDS}/queue-thankyou.wav`, gap, `${SOUNDS}/auth-thankyou.wav`, silence, callWav]);
-  hookServer = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      hooks.push({ body, signature: String(req.headers['theo-signature']) });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/calls`;
+  hooks = await hookReceiver();
+  const hookUrl = hooks.url;
   const cfg = join(dir, 'theo.yaml');
   writeFileSync(cfg, ['rtp:', '  idleTimeoutMs: 1500', 'telephony:', '  webhooks:', `    - url: ${hookUrl}`, `      secret: ${SECRET}`, ''].join('\n'));
   const s = await serveTheo(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
   run = s.run;
   base = s.url;
-  ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/calls/events`);
-  ws.on('message', (d: Buffer) => firehose.push(JSON.parse(d.toString('utf8')) as Ev));
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const f = await readFirehose(base);
+  firehose = f.events;
+  closeFirehose = f.close;
 }, 180_000);
 
 afterAll(async () => {
-  ws.close();
+  closeFirehose();
   const done = await stopTheo(run);
-  hookServer.close();
+  hooks.close();
   rmSync(dir, { recursive: true, force: true });
   expect(done?.code ?? 0).toBe(0);
 });
@@ -77,7 +58,7 @@ async function sendCall(extra: string[] = []): Promise<number> {
   return (JSON.parse(sent.stdout.trim().split('\n').pop()!) as { local_port: number }).local_port;
 }
 
-function eventsOf(from: number): Ev[] {
+function eventsOf(from: number): CallEv[] {
   return firehose.filter((e) => e.call?.channel_id?.startsWith(`127.0.0.1:${from}>`));
 }
 
@@ -107,13 +88,13 @@ describe('RTP fork → call sessions', () => {
     expect((await (await fetch(`${base}/v1/calls`)).json()) as { data: unknown[] }).toMatchObject({ data: [] });
 
     // The webhook got the call's lifecycle and finals, each signed with the secret.
-    await waitFor('webhook session.closed', () => hooks.some((h) => h.body.includes('"session.closed"')), () => String(hooks.length));
-    const types = hooks.map((h) => (JSON.parse(h.body) as Ev).type);
+    await waitFor('webhook session.closed', () => hooks.hooks.some((h) => h.event.type === 'session.closed'), () => String(hooks.hooks.length));
+    const types = hooks.hooks.map((h) => h.event.type);
     expect(types).toEqual(['session.created', 'vad.speech_start', 'transcript.final', 'vad.speech_start', 'transcript.final', 'session.closed']);
-    for (const h of hooks) {
+    for (const h of hooks.hooks) {
       const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h.signature);
       expect(m?.[2]).toBe(createHmac('sha256', SECRET).update(`${m?.[1]}.${h.body}`).digest('hex'));
-      expect((JSON.parse(h.body) as Ev).call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
+      expect(h.event.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
     }
   });
 

@@ -1,0 +1,93 @@
+// RtpCallSession: a call's RTP frames into a session with the telephony defaults and the call on it; silence
+// fed in real time while no packets come, without counting the gap twice when the stream later fills it.
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AudioFrame, RtpStream } from '../../../src/mediaplane/rtp/stream.js';
+import type { CreateSessionOptions, SessionManager } from '../../../src/session/manager.js';
+import type { Session } from '../../../src/session/session.js';
+import { CallHub } from '../../../src/telephony/call-hub.js';
+import { RtpCallSession } from '../../../src/telephony/rtp-call.js';
+
+class FakeSession extends EventEmitter {
+  pushed = 0;
+  closed = false;
+  finished = false;
+  readonly createdAt = Date.now();
+  constructor(
+    readonly id: string,
+    readonly call: unknown,
+  ) {
+    super();
+  }
+  push(f: Int16Array): boolean {
+    this.pushed += f.length;
+    return true;
+  }
+  finish(): Promise<void> {
+    this.finished = true;
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+function setup(): { stream: EventEmitter; created: CreateSessionOptions[]; sessions: FakeSession[]; call: RtpCallSession } {
+  const stream = new EventEmitter();
+  const created: CreateSessionOptions[] = [];
+  const sessions: FakeSession[] = [];
+  const manager = {
+    create(o: CreateSessionOptions) {
+      created.push(o);
+      const s = new FakeSession(o.id ?? 'x', o.call);
+      sessions.push(s);
+      return s as unknown as Session;
+    },
+  } as unknown as SessionManager;
+  const call = new RtpCallSession(stream as unknown as RtpStream, { callId: 'c/1', direction: 'inbound', source: 'test' }, { sessions: manager, hub: new CallHub(), logger: pino({ level: 'silent' }), model: 'm' });
+  return { stream, created, sessions, call };
+}
+
+const frame = (n: number, kind: AudioFrame['kind'] = 'audio', sampleRate = 8000): AudioFrame => ({ pcm: new Int16Array(n), sampleRate, position: 0, timestamp: 0, kind });
+
+describe('RtpCallSession', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('opens a telephony session with the call on the first audio, at the codec rate', () => {
+    const { stream, created } = setup();
+    stream.emit('audio', frame(160, 'audio', 16000));
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ id: 'call_c_1', model: 'm', inputRate: 16000, quality: 'telephony', denoise: true, realtime: true, call: { callId: 'c/1', source: 'test' } });
+  });
+
+  it('feeds silence in real time while no packets come, and only the rest of the gap when the stream fills it', () => {
+    const { stream, sessions } = setup();
+    for (let i = 0; i < 50; i++) stream.emit('audio', frame(160)); // 1 s of audio
+    const s = sessions[0]!;
+    expect(s.pushed).toBe(8000);
+    vi.advanceTimersByTime(200);
+    expect(s.pushed).toBe(8000); // within the jitter hold: nothing yet
+    vi.advanceTimersByTime(800); // 1 s of quiet in all
+    const fed = s.pushed - 8000;
+    expect(fed).toBeGreaterThanOrEqual(7000);
+    expect(fed).toBeLessThanOrEqual(8000);
+    // Packets resume: the stream fills the whole 1 s gap with silence, then audio.
+    stream.emit('audio', frame(8000, 'silence'));
+    stream.emit('audio', frame(160));
+    expect(s.pushed).toBe(8000 + 8000 + 160);
+  });
+
+  it('finalises and closes the session when the stream closes, and stops feeding', async () => {
+    const { stream, sessions } = setup();
+    stream.emit('audio', frame(160));
+    stream.emit('close', 'idle');
+    await vi.advanceTimersByTimeAsync(1000);
+    const s = sessions[0]!;
+    expect(s.finished).toBe(true);
+    expect(s.closed).toBe(true);
+    expect(s.pushed).toBe(160);
+  });
+});
