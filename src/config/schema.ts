@@ -63,6 +63,8 @@ const workersSchema = z
     portBase: z.number().int().min(0).max(65535).default(0),
     /** Worker processes per loaded model; requests are spread over them (round robin). */
     replicas: z.number().int().min(1).max(64).default(1),
+    /** How much lower than the runtime's the workers' CPU priority is (nice steps; 0 = the same). */
+    nice: z.number().int().min(0).max(19).default(10),
     /** How long a worker may take to load its model and report SERVING. */
     startTimeoutMs: z.number().int().min(1000).default(120_000),
     /** Restarts allowed per model within restartWindowMs before the worker is given up. */

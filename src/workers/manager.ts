@@ -2,6 +2,7 @@
 // from config. Each worker has one supervisor loop: spawn → read the listening line → poll Health
 // until SERVING → watch (exit, failed calls, periodic Health) → restart with exponential backoff,
 // at most maxRestarts per restartWindowMs, then 'failed'. client(model) hands out serving workers only.
+import { getPriority, setPriority } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -325,6 +326,15 @@ class LocalSupervisor extends Supervisor {
     const command = (opts.command ?? defaultWorkerCommand)(this.entry, { host: config.host, port: this.port, configFile: opts.configFile, logLevel: this.shared.logger.level });
     const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
+    // Inference yields to the media path: on a saturated machine the runtime (RTP, VAD, sessions, the API)
+    // must keep real time; late finals are recoverable, late packets are not.
+    if (child.pid !== undefined && config.nice !== 0) {
+      try {
+        setPriority(child.pid, Math.min(19, getPriority(process.pid) + config.nice));
+      } catch (err) {
+        this.shared.logger.debug({ err: errorMessage(err) }, 'cannot lower the worker priority');
+      }
+    }
     const exited = new Promise<ChildExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (err) => {

@@ -15,3 +15,4 @@ npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
 npx tsx test/bench/latency.bench.ts
 npx tsx test/bench/ws-load.bench.ts
+npx tsx test/bench/calls.bench.ts

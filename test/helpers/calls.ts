@@ -9,7 +9,10 @@ export interface CallEv {
   session_id?: string;
   text?: string;
   reason?: string;
+  segment_id?: number;
   call?: Record<string, string>;
+  /** When the reader received it (performance.now(); added by readFirehose). */
+  recvAt?: number;
 }
 
 export interface HookReceiver {
@@ -37,7 +40,7 @@ export async function hookReceiver(): Promise<HookReceiver> {
 export async function readFirehose(httpBase: string): Promise<{ events: CallEv[]; close: () => void }> {
   const events: CallEv[] = [];
   const ws = new WebSocket(`${httpBase.replace(/^http/, 'ws')}/v1/calls/events`);
-  ws.on('message', (d: Buffer) => events.push(JSON.parse(d.toString('utf8')) as CallEv));
+  ws.on('message', (d: Buffer) => events.push({ ...(JSON.parse(d.toString('utf8')) as CallEv), recvAt: performance.now() }));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   return { events, close: () => ws.close() };
 }
