@@ -212,6 +212,8 @@ const ariSchema = z
     transcriptVariable: z.string().default('THEO_TRANSCRIPT'),
     /** ARI user event raised with each final ('' = off). */
     userEvent: z.string().default('TheoTranscript'),
+    /** 'mixed': one session per call; 'directions': snoop channels, a session per direction (caller / callee). */
+    split: z.enum(['mixed', 'directions']).default('mixed'),
   })
   .strict();
 

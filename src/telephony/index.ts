@@ -53,7 +53,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     const ariLog = logger.child({ component: 'ari' });
     client = new AriClient({ url: ari.url, user: ari.user, password: ari.password, app: ari.app, logger: ariLog });
     controller = new AriController(
-      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? deps.rtpHost, format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent },
+      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? deps.rtpHost, format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent, split: ari.split },
       ariLog,
     );
     const c = client;

@@ -108,7 +108,9 @@ export class RtpCallSession {
 
   private open(rate: number): Session | undefined {
     try {
-      const id = `call_${this.call.callId}${this.count > 0 ? `_${this.count}` : ''}`.replace(/[^\w.:-]/g, '_');
+      // One call can have a session per direction (speaker) and, after a codec change, a next one.
+      const speaker = this.call.speaker && this.call.speaker !== 'mixed' ? `_${this.call.speaker}` : '';
+      const id = `call_${this.call.callId}${speaker}${this.count > 0 ? `_${this.count}` : ''}`.replace(/[^\w.:-]/g, '_');
       const session = this.opts.sessions.create({
         id,
         model: this.opts.model,

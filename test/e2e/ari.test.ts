@@ -23,6 +23,7 @@ let hooks: HookReceiver;
 let closeFirehose: () => void;
 let run: TheoRun | undefined;
 let base = '';
+let splitCfg = '';
 
 function ulaw(name: string): Buffer {
   const pcm = readWav(readFileSync(`${SOUNDS}/${name}.wav`)).samples;
@@ -62,6 +63,8 @@ beforeAll(async () => {
   firehose = f.events;
   closeFirehose = f.close;
   await waitFor('ARI connected', () => ari.clients.size === 1, () => 'no event websocket');
+  splitCfg = join(dir, 'split.yaml');
+  writeFileSync(splitCfg, ['telephony:', '  ari:', `    url: ${ari.url}`, '    user: theo', '    password: secret', '    app: theo-split', '    split: directions', ''].join('\n'));
 }, 180_000);
 
 afterAll(async () => {
@@ -115,6 +118,28 @@ describe('Asterisk ARI controller', () => {
     const evs = eventsOf('caller-2');
     expect(evs.filter((e) => e.type === 'transcript.final')).toHaveLength(2);
     expect(evs.at(-1)).toMatchObject({ type: 'session.closed', reason: 'hangup' });
+  });
+
+  it('splits a call per direction with snoop channels when telephony.ari.split is directions', async () => {
+    const s2 = await serveTheo(['--preload', '--config', splitCfg, '--rtp-ports', '42320-42339']);
+    try {
+      const f = await readFirehose(s2.url);
+      await waitFor('second controller connected', () => ari.clients.size === 2, () => String(ari.clients.size));
+      ari.startCall({ id: 'caller-4', number: '5550004', exten: '400', app: 'theo-split', audio: [ulaw('queue-thankyou'), 800], heard: [ulaw('agent-pass'), 800] });
+      const of = (speaker: string): CallEv[] => f.events.filter((e) => e.call?.call_id === 'caller-4' && e.call.speaker === speaker);
+      await waitFor('a final per direction', () => of('caller').some((e) => e.type === 'transcript.final') && of('callee').some((e) => e.type === 'transcript.final'), () => f.events.map((e) => `${e.type}:${e.call?.speaker}`).join(', '));
+      expect(of('caller').find((e) => e.type === 'transcript.final')!.text).toMatch(/thank you/);
+      expect(of('callee').find((e) => e.type === 'transcript.final')!.text).toMatch(/password|pound|your/);
+      expect(new Set([...of('caller'), ...of('callee')].map((e) => e.session_id))).toEqual(new Set(['call_caller-4_caller', 'call_caller-4_callee']));
+      expect(ari.requestsTo('POST', /^\/channels\/caller-4\/snoop$/).map((r) => r.query.spy).sort()).toEqual(['in', 'out']);
+      expect(ari.requestsTo('POST', /^\/channels\/caller-4\/snoop$/).every((r) => r.query.app === 'theo-split')).toBe(true);
+      ari.hangup('caller-4');
+      await waitFor('both sessions closed', () => of('caller').some((e) => e.type === 'session.closed') && of('callee').some((e) => e.type === 'session.closed'), () => '');
+      await waitFor('released', () => ari.bridges.size === 0 && ![...ari.channels.keys()].some((k) => k.startsWith('theo-')), () => JSON.stringify([...ari.bridges.keys(), ...ari.channels.keys()]));
+      f.close();
+    } finally {
+      await stopTheo(s2.run);
+    }
   });
 
   it('survives an ARI disconnect mid-call: the call goes on, the controller reconnects, a hangup while disconnected is found on reconnect', async () => {

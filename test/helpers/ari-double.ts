@@ -61,9 +61,15 @@ function recordedResponse(method: string, path: RegExp): Json {
 
 interface Channel {
   json: Json;
+  /** The Stasis application the channel is in (its events go to that app's connections). */
+  app: string;
   bridge: string | undefined;
   /** For a caller: µ-law audio with pauses (null = a pause of that many ms). */
   audio?: (Buffer | number)[] | undefined;
+  /** What the caller hears (the other party), for snoop channels spying 'out'. */
+  heard?: (Buffer | number)[] | undefined;
+  /** A snoop channel: the channel it spies on and which direction. */
+  snoop?: { of: string; spy: string } | undefined;
   externalHost?: { host: string; port: number } | undefined;
   rtp?: dgram.Socket | undefined;
   sending?: boolean;
@@ -82,6 +88,7 @@ export class AriDouble {
   readonly channels = new Map<string, Channel>();
   readonly bridges = new Map<string, { json: Json; channels: Set<string> }>();
   readonly clients = new Set<WebSocket>();
+  private readonly appOf = new WeakMap<WebSocket, string>();
   /** RTP packets sent to ExternalMedia hosts. */
   packetsSent = 0;
   private refuseUntil = 0;
@@ -113,8 +120,9 @@ export class AriDouble {
         return;
       }
       double.check('GET', '/events', Object.fromEntries(url.searchParams));
-      if (url.searchParams.get('app') !== opts.app) double.violations.push(`events subscribed for app '${url.searchParams.get('app')}'`);
+      const app = url.searchParams.get('app') ?? '';
       wss.handleUpgrade(req, socket, head, (ws) => {
+        double.appOf.set(ws, app);
         double.clients.add(ws);
         ws.on('close', () => double.clients.delete(ws));
       });
@@ -128,11 +136,13 @@ export class AriDouble {
   }
 
   /** A caller channel enters the app (StasisStart); `audio` is what the caller says (µ-law, numbers = pauses in ms). */
-  startCall(opts: { id: string; number: string; exten: string; audio: (Buffer | number)[]; state?: 'Up' | 'Ring' }): void {
+  startCall(opts: { id: string; number: string; exten: string; audio: (Buffer | number)[]; heard?: (Buffer | number)[]; state?: 'Up' | 'Ring'; app?: string }): void {
     const json = recordedEvent('StasisStart', /^Local\//).channel as Json;
     Object.assign(json, { id: opts.id, name: `PJSIP/${opts.number}-${randomBytes(4).toString('hex')}`, state: opts.state ?? 'Up', caller: { name: '', number: opts.number }, dialplan: { ...(json.dialplan as Json), context: 'from-phones', exten: opts.exten } });
-    this.channels.set(opts.id, { json, bridge: undefined, audio: opts.audio });
-    this.emit('StasisStart', { args: [], channel: json });
+    const app = opts.app ?? this.app;
+    Object.assign(json, { dialplan: { ...(json.dialplan as Json), app_data: app } });
+    this.channels.set(opts.id, { json, app, bridge: undefined, audio: opts.audio, heard: opts.heard });
+    this.emit('StasisStart', { args: [], channel: json }, app);
   }
 
   /** The caller hangs up: its hangup request, StasisEnd and ChannelDestroyed, as Asterisk sends them. */
@@ -140,6 +150,8 @@ export class AriDouble {
     const ch = this.channels.get(id);
     if (!ch) throw new Error(`no channel ${id}`);
     this.destroy(id, ch);
+    // Its snoop channels go with it.
+    for (const [sid, s] of [...this.channels]) if (s.snoop?.of === id) this.destroy(sid, s);
   }
 
   /** Closes every event WebSocket (Asterisk restarted or the network dropped). */
@@ -231,7 +243,7 @@ export class AriDouble {
         if (!ch) return [400, { message: 'Channel not found' }];
         bridge.channels.add(query.channel!);
         ch.bridge = id;
-        this.emit('ChannelEnteredBridge', { bridge: { ...bridge.json, channels: [...bridge.channels] }, channel: ch.json });
+        this.emit('ChannelEnteredBridge', { bridge: { ...bridge.json, channels: [...bridge.channels] }, channel: ch.json }, ch.app);
         this.maybeStartMedia(bridge.channels);
         return [204];
       }
@@ -257,6 +269,7 @@ export class AriDouble {
         return [204];
       }
       if (method === 'POST' && sub === 'variable') return [204];
+      if (method === 'POST' && sub === 'snoop') return this.snoop(id!, ch, query);
     }
     if (method === 'POST' && res === 'events' && id === 'user') return [204];
     return [404, { message: 'not simulated' }];
@@ -269,7 +282,8 @@ export class AriDouble {
     const rtp = dgram.createSocket('udp4');
     rtp.bind(0, '127.0.0.1');
     const json: Json = { ...recordedResponse('POST', /^\/channels\/externalMedia$/), id, name: `UnicastRTP/${query.external_host}-0x${randomBytes(6).toString('hex')}` };
-    const ch: Channel = { json, bridge: undefined, externalHost: { host, port: Number(port) }, rtp };
+    const app = query.app ?? this.app;
+    const ch: Channel = { json, app, bridge: undefined, externalHost: { host, port: Number(port) }, rtp };
     this.channels.set(id, ch);
     rtp.once('listening', () => {
       json.channelvars = { UNICASTRTP_LOCAL_PORT: String(rtp.address().port), UNICASTRTP_LOCAL_ADDRESS: '127.0.0.1' };
@@ -277,10 +291,19 @@ export class AriDouble {
     // The REST reply comes first, then the channel's events (as recorded).
     setTimeout(() => {
       const state = recordedEvent('ChannelStateChange', /^UnicastRTP\//);
-      this.emitRaw({ ...state, channel: { ...json, state: 'Up' } });
-      this.emit('StasisStart', { args: [], channel: { ...json, state: 'Up' } });
+      this.emitRaw({ ...state, channel: { ...json, state: 'Up' } }, app);
+      this.emit('StasisStart', { args: [], channel: { ...json, state: 'Up' } }, app);
     }, 5);
     return [200, { ...json, state: 'Down' }];
+  }
+
+  private snoop(of: string, target: Channel, query: Record<string, string>): [number, unknown?] {
+    const id = query.snoopId ?? randomUUID();
+    const json: Json = { ...(target.json), id, name: `Snoop/${of}-${randomBytes(4).toString('hex')}`, state: 'Up', caller: { name: '', number: '' }, dialplan: { context: 'default', exten: 's', priority: 1, app_name: 'Stasis', app_data: this.app } };
+    const app = query.app ?? this.app;
+    this.channels.set(id, { json, app, bridge: undefined, snoop: { of, spy: query.spy ?? 'none' } });
+    setTimeout(() => this.emit('StasisStart', { args: [], channel: json }, app), 5);
+    return [200, json];
   }
 
   private destroy(id: string, ch: Channel): void {
@@ -291,20 +314,24 @@ export class AriDouble {
     if (ch.bridge) {
       const b = this.bridges.get(ch.bridge);
       b?.channels.delete(id);
-      if (b) this.emit('ChannelLeftBridge', { bridge: { ...b.json, channels: [...b.channels] }, channel: ch.json });
+      if (b) this.emit('ChannelLeftBridge', { bridge: { ...b.json, channels: [...b.channels] }, channel: ch.json }, ch.app);
     }
-    this.emit('ChannelHangupRequest', { cause: 16, channel: ch.json });
-    this.emit('StasisEnd', { channel: ch.json });
-    this.emit('ChannelDestroyed', { cause: 16, cause_txt: 'Normal Clearing', channel: ch.json });
+    this.emit('ChannelHangupRequest', { cause: 16, channel: ch.json }, ch.app);
+    this.emit('StasisEnd', { channel: ch.json }, ch.app);
+    this.emit('ChannelDestroyed', { cause: 16, cause_txt: 'Normal Clearing', channel: ch.json }, ch.app);
   }
 
-  private emit(type: string, fields: Json): void {
-    this.emitRaw({ ...recordedEvent(type), ...fields });
+  /** An event of `app` (the connections subscribed to that app get it; no app: every connection). */
+  private emit(type: string, fields: Json, app?: string): void {
+    this.emitRaw({ ...recordedEvent(type), ...fields }, app);
   }
 
-  private emitRaw(ev: Json): void {
-    const out = JSON.stringify({ ...ev, timestamp: new Date().toISOString().replace('Z', '+0000'), application: this.app });
-    for (const ws of this.clients) ws.send(out);
+  private emitRaw(ev: Json, app?: string): void {
+    for (const ws of this.clients) {
+      const subscribed = this.appOf.get(ws) ?? '';
+      if (app !== undefined && subscribed !== app) continue;
+      ws.send(JSON.stringify({ ...ev, timestamp: new Date().toISOString().replace('Z', '+0000'), application: subscribed }));
+    }
   }
 
   // ---- media -----------------------------------------------------------------------------------
@@ -312,10 +339,13 @@ export class AriDouble {
   private maybeStartMedia(members: Set<string>): void {
     const chans = [...members].map((m) => this.channels.get(m));
     const em = chans.find((c) => c?.externalHost);
-    const caller = chans.find((c) => c?.audio);
-    if (!em || !caller?.audio || em.sending) return;
+    const source = chans.find((c) => c && !c.externalHost);
+    // A snoop channel carries one direction of the channel it spies on: 'in' what it says, 'out' what it hears.
+    const spied = source?.snoop ? this.channels.get(source.snoop.of) : undefined;
+    const audio = source?.snoop ? (source.snoop.spy === 'in' ? spied?.audio : spied?.heard) : source?.audio;
+    if (!em || !audio || em.sending) return;
     em.sending = true;
-    void this.send(em, caller.audio);
+    void this.send(em, audio);
   }
 
   private async send(em: Channel, audio: (Buffer | number)[]): Promise<void> {

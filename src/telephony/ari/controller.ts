@@ -4,6 +4,8 @@
 // caller and the ExternalMedia channel are bridged, and the RTP stream becomes the call's session. When the
 // caller hangs up (StasisEnd / ChannelDestroyed) — or the ExternalMedia channel goes away — the session is
 // finalised and closed and everything created for the call is released: ExternalMedia channel, bridge, port.
+// With `split: 'directions'` the caller gets two snoop channels instead (spy in: what the caller says, spy
+// out: what the caller hears), each bridged with its own ExternalMedia channel: one session per speaker.
 // Finals are written back to the caller's channel (a channel variable, and an ARI user event) so dialplan
 // and other ARI apps can react. After a WebSocket drop the controller reconciles on reconnect: calls whose
 // channels vanished meanwhile are torn down.
@@ -27,24 +29,36 @@ export interface AriControllerOptions extends CallSessionOptions {
   transcriptVariable: string;
   /** ARI user event raised with each final ('' = off). */
   userEvent: string;
+  /** 'mixed': one session hears the whole call; 'directions': snoop channels, one session per direction. */
+  split?: 'mixed' | 'directions';
+}
+
+/** One transcribed leg: the caller itself (mixed) or a snoop channel on one direction of it. */
+interface Leg {
+  /** The channel bridged with the ExternalMedia channel: the caller, or its snoop channel. */
+  source: string;
+  snoopId: string | undefined;
+  speaker: 'mixed' | 'caller' | 'callee';
+  bridgeId: string;
+  emId: string;
+  endpoint: RtpEndpoint | undefined;
+  media: RtpCallSession | undefined;
 }
 
 interface AriCall {
   id: string;
   caller: AriChannel;
-  bridgeId: string;
-  emId: string;
-  endpoint: RtpEndpoint | undefined;
-  media: RtpCallSession | undefined;
+  legs: Leg[];
   ending: Promise<void> | undefined;
 }
 
 const EM_PREFIX = 'theo-em-';
+const SNOOP_PREFIX = 'theo-snoop-';
 
 export class AriController {
   private readonly calls = new Map<string, AriCall>();
-  /** ExternalMedia channel id → the caller channel id it serves. */
-  private readonly media = new Map<string, string>();
+  /** Channels the controller created (ExternalMedia, snoop) → their call and leg. */
+  private readonly owned = new Map<string, { call: AriCall; leg: Leg }>();
 
   constructor(
     private readonly opts: AriControllerOptions,
@@ -64,16 +78,17 @@ export class AriController {
   private onEvent(ev: AriEvent): void {
     const ch = ev.channel;
     if (!ch) return;
+    const mine = this.owned.get(ch.id);
     switch (ev.type) {
       case 'StasisStart':
-        if (ch.id.startsWith(EM_PREFIX)) void this.mediaJoined(ch.id);
-        else if (!this.calls.has(ch.id)) void this.startCall(ch);
+        if (mine && ch.id === mine.leg.emId) void this.bridge(mine.call, mine.leg, ch.id);
+        else if (mine && ch.id === mine.leg.snoopId) void this.startLeg(mine.call, mine.leg);
+        else if (!mine && !ch.id.startsWith(EM_PREFIX) && !ch.id.startsWith(SNOOP_PREFIX) && !this.calls.has(ch.id)) void this.startCall(ch);
         return;
       case 'StasisEnd':
       case 'ChannelDestroyed': {
-        const callerId = this.media.get(ch.id) ?? ch.id;
-        const call = this.calls.get(callerId);
-        if (call) void this.endCall(call, ch.id === callerId ? 'hangup' : 'media_gone');
+        const call = mine?.call ?? this.calls.get(ch.id);
+        if (call) void this.endCall(call, mine ? 'media_gone' : 'hangup');
         return;
       }
       default:
@@ -83,47 +98,83 @@ export class AriController {
 
   private async startCall(caller: AriChannel): Promise<void> {
     const uid = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-    const call: AriCall = { id: caller.id, caller, bridgeId: `theo-br-${uid}`, emId: `${EM_PREFIX}${uid}`, endpoint: undefined, media: undefined, ending: undefined };
+    const leg = (speaker: Leg['speaker'], tag: string, snoop: boolean): Leg => ({
+      source: snoop ? `${SNOOP_PREFIX}${tag}${uid}` : caller.id,
+      snoopId: snoop ? `${SNOOP_PREFIX}${tag}${uid}` : undefined,
+      speaker,
+      bridgeId: `theo-br-${tag}${uid}`,
+      emId: `${EM_PREFIX}${tag}${uid}`,
+      endpoint: undefined,
+      media: undefined,
+    });
+    const legs = this.opts.split === 'directions' ? [leg('caller', 'in-', true), leg('callee', 'out-', true)] : [leg('mixed', '', false)];
+    const call: AriCall = { id: caller.id, caller, legs, ending: undefined };
     this.calls.set(caller.id, call);
-    this.media.set(call.emId, caller.id);
-    const { client } = this.opts;
+    for (const l of legs) {
+      this.owned.set(l.emId, { call, leg: l });
+      if (l.snoopId) this.owned.set(l.snoopId, { call, leg: l });
+    }
     try {
-      if (caller.state !== 'Up') await client.request('POST', `/channels/${enc(caller.id)}/answer`);
-      const ep = await this.opts.rtp.open({ sourcePolicy: 'pin' });
-      call.endpoint = ep;
-      ep.on('stream', (stream) => {
+      if (caller.state !== 'Up') await this.opts.client.request('POST', `/channels/${enc(caller.id)}/answer`);
+      for (const l of legs) {
         if (call.ending) return;
-        call.media = new RtpCallSession(stream, this.metadata(caller), { ...this.opts, onFinal: (text) => this.writeBack(call, text) });
-      });
-      if (call.ending) return;
-      await client.request('POST', '/bridges', { type: 'mixing', bridgeId: call.bridgeId, name: `theo-${caller.id}` });
-      await client.request('POST', `/bridges/${enc(call.bridgeId)}/addChannel`, { channel: caller.id });
-      await client.request('POST', '/channels/externalMedia', { app: this.opts.app, channelId: call.emId, external_host: `${this.opts.rtpHost}:${ep.port}`, format: this.opts.format, encapsulation: 'rtp', transport: 'udp', direction: 'both' });
-      this.logger.info({ channel: caller.id, bridge: call.bridgeId, externalMedia: call.emId, port: ep.port }, 'ARI call started');
+        // A snoop leg starts when its snoop channel enters the app; the mixed leg starts now.
+        if (l.snoopId) await this.opts.client.request('POST', `/channels/${enc(caller.id)}/snoop`, { spy: l.speaker === 'caller' ? 'in' : 'out', app: this.opts.app, snoopId: l.snoopId });
+        else await this.startLeg(call, l);
+      }
     } catch (err) {
       this.logger.warn({ channel: caller.id, err: errorMessage(err) }, 'ARI call setup failed; releasing what was created');
       await this.endCall(call, 'setup_failed');
     }
   }
 
-  private async mediaJoined(emId: string): Promise<void> {
-    const call = this.calls.get(this.media.get(emId) ?? '');
-    if (!call || call.ending) return;
+  /** A port, a bridge with the leg's source channel, and an ExternalMedia channel toward the port. */
+  private async startLeg(call: AriCall, leg: Leg): Promise<void> {
+    if (call.ending) return;
+    const { client } = this.opts;
     try {
-      await this.opts.client.request('POST', `/bridges/${enc(call.bridgeId)}/addChannel`, { channel: emId });
+      const ep = await this.opts.rtp.open({ sourcePolicy: 'pin' });
+      leg.endpoint = ep;
+      ep.on('stream', (stream) => {
+        if (call.ending) return;
+        leg.media = new RtpCallSession(stream, this.metadata(call.caller, leg), { ...this.opts, onFinal: (text) => this.writeBack(call, leg, text) });
+      });
+      if (call.ending) return;
+      await client.request('POST', '/bridges', { type: 'mixing', bridgeId: leg.bridgeId, name: `theo-${call.id}` });
+      await client.request('POST', `/bridges/${enc(leg.bridgeId)}/addChannel`, { channel: leg.source });
+      await client.request('POST', '/channels/externalMedia', { app: this.opts.app, channelId: leg.emId, external_host: `${this.opts.rtpHost}:${ep.port}`, format: this.opts.format, encapsulation: 'rtp', transport: 'udp', direction: 'both' });
+      this.logger.info({ channel: call.id, speaker: leg.speaker, bridge: leg.bridgeId, externalMedia: leg.emId, port: ep.port }, 'ARI leg started');
+    } catch (err) {
+      this.logger.warn({ channel: call.id, err: errorMessage(err) }, 'ARI leg setup failed; releasing the call');
+      await this.endCall(call, 'setup_failed');
+    }
+  }
+
+  private async bridge(call: AriCall, leg: Leg, emId: string): Promise<void> {
+    if (call.ending) return;
+    try {
+      await this.opts.client.request('POST', `/bridges/${enc(leg.bridgeId)}/addChannel`, { channel: emId });
     } catch (err) {
       this.logger.warn({ channel: call.id, err: errorMessage(err) }, 'cannot bridge the ExternalMedia channel');
       await this.endCall(call, 'setup_failed');
     }
   }
 
-  private metadata(caller: AriChannel): CallMetadata {
+  private metadata(caller: AriChannel, leg: Leg): CallMetadata {
     const from = caller.caller?.number || caller.caller?.name;
     const to = caller.dialplan?.exten;
-    return { callId: caller.id, channelId: caller.name || caller.id, ...(from ? { from } : {}), ...(to ? { to } : {}), direction: 'inbound', speaker: 'mixed', source: 'ari' };
+    return {
+      callId: caller.id,
+      channelId: leg.snoopId ? `${caller.name || caller.id} (${leg.speaker})` : caller.name || caller.id,
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      direction: 'inbound',
+      speaker: leg.speaker,
+      source: 'ari',
+    };
   }
 
-  private writeBack(call: AriCall, text: string): void {
+  private writeBack(call: AriCall, leg: Leg, text: string): void {
     if (call.ending || !text) return;
     const { client, transcriptVariable, userEvent } = this.opts;
     if (transcriptVariable) {
@@ -131,22 +182,26 @@ export class AriController {
     }
     if (userEvent) {
       client
-        .request('POST', `/events/user/${enc(userEvent)}`, { application: this.opts.app, source: `channel:${call.id}` }, { variables: { text, session_id: call.media?.current?.id ?? '' } })
+        .request('POST', `/events/user/${enc(userEvent)}`, { application: this.opts.app, source: `channel:${call.id}` }, { variables: { text, speaker: leg.speaker, session_id: leg.media?.current?.id ?? '' } })
         .catch((err: unknown) => this.logger.debug({ err: errorMessage(err) }, 'transcript user event not sent'));
     }
   }
 
-  /** Ends the call's session and releases the ExternalMedia channel, the bridge and the port. Idempotent. */
+  /** Ends the call's sessions and releases its ExternalMedia and snoop channels, bridges and ports. Idempotent. */
   private endCall(call: AriCall, reason: string): Promise<void> {
     call.ending ??= (async () => {
       const { client } = this.opts;
-      await call.media?.end(reason).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'session close failed'));
+      await Promise.all(call.legs.map((l) => (l.media ? l.media.end(reason).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'session close failed')) : Promise.resolve())));
       // Each release on its own: a failed one (ARI down) is logged and the rest still happen.
-      await this.release(client.request('DELETE', `/channels/${enc(call.emId)}`), 'ExternalMedia channel', call.emId);
-      await this.release(client.request('DELETE', `/bridges/${enc(call.bridgeId)}`), 'bridge', call.bridgeId);
-      call.endpoint?.close();
+      for (const l of call.legs) {
+        await this.release(client.request('DELETE', `/channels/${enc(l.emId)}`), 'ExternalMedia channel', l.emId);
+        if (l.snoopId) await this.release(client.request('DELETE', `/channels/${enc(l.snoopId)}`), 'snoop channel', l.snoopId);
+        await this.release(client.request('DELETE', `/bridges/${enc(l.bridgeId)}`), 'bridge', l.bridgeId);
+        l.endpoint?.close();
+        this.owned.delete(l.emId);
+        if (l.snoopId) this.owned.delete(l.snoopId);
+      }
       this.calls.delete(call.id);
-      this.media.delete(call.emId);
       this.logger.info({ channel: call.id, reason }, 'ARI call ended');
     })();
     return call.ending;
@@ -164,7 +219,7 @@ export class AriController {
   /** After a reconnect: calls whose caller or media channel no longer exists are ended. */
   private async reconcile(): Promise<void> {
     for (const call of [...this.calls.values()]) {
-      for (const id of [call.id, call.emId]) {
+      for (const id of [call.id, ...call.legs.map((l) => l.emId)]) {
         try {
           await this.opts.client.request('GET', `/channels/${enc(id)}`);
         } catch (err) {
