@@ -142,6 +142,27 @@ describe('Asterisk ARI controller', () => {
     }
   });
 
+  it('takes slin16 ExternalMedia (PT 118, 16 kHz big-endian L16) when telephony.ari.format is slin16', async () => {
+    const cfg = join(dir, 'slin16.yaml');
+    writeFileSync(cfg, ['telephony:', '  ari:', `    url: ${ari.url}`, '    user: theo', '    password: secret', '    app: theo-wide', '    format: slin16', ''].join('\n'));
+    const s3 = await serveTheo(['--preload', '--config', cfg, '--rtp-ports', '42340-42359']);
+    try {
+      const f = await readFirehose(s3.url);
+      await waitFor('slin16 controller connected', () => ari.clients.size === 2, () => String(ari.clients.size));
+      ari.startCall({ id: 'caller-5', number: '5550005', exten: '500', app: 'theo-wide', audio: [ulaw('queue-thankyou'), 800] });
+      const mine = (): CallEv[] => f.events.filter((e) => e.call?.call_id === 'caller-5');
+      await waitFor('a final', () => mine().some((e) => e.type === 'transcript.final'), () => mine().map((e) => e.type).join(', '));
+      expect(ari.requestsTo('POST', /^\/channels\/externalMedia$/).at(-1)!.query).toMatchObject({ app: 'theo-wide', format: 'slin16' });
+      expect(mine()[0]).toMatchObject({ type: 'session.created', input_rate: 16000 });
+      expect(mine().find((e) => e.type === 'transcript.final')!.text).toMatch(/thank you/);
+      ari.hangup('caller-5');
+      await waitFor('closed', () => mine().some((e) => e.type === 'session.closed'), () => '');
+      f.close();
+    } finally {
+      await stopTheo(s3.run);
+    }
+  });
+
   it('survives an ARI disconnect mid-call: the call goes on, the controller reconnects, a hangup while disconnected is found on reconnect', async () => {
     ari.startCall({ id: 'caller-3', number: '5550003', exten: '300', audio: [ulaw('queue-thankyou'), 1200, ulaw('auth-thankyou'), 600] });
     await waitFor('first final', () => eventsOf('caller-3').some((e) => e.type === 'transcript.final'), types);

@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { float32ToInt16, int16ToFloat32, resample } from '../../src/audio/resample.js';
+import { mulawDecode } from '../../src/mediaplane/codec/g711.js';
 import { writeRtp } from '../../src/mediaplane/rtp/packet.js';
 
 const FIXTURES = new URL('../fixtures/asterisk-22/', import.meta.url);
@@ -71,6 +73,8 @@ interface Channel {
   /** A snoop channel: the channel it spies on and which direction. */
   snoop?: { of: string; spy: string } | undefined;
   externalHost?: { host: string; port: number } | undefined;
+  /** The ExternalMedia channel's format: ulaw (PT 0, 160-byte payloads) or slin16 (PT 118, 640 bytes of big-endian L16). */
+  format?: string | undefined;
   rtp?: dgram.Socket | undefined;
   sending?: boolean;
 }
@@ -283,7 +287,7 @@ export class AriDouble {
     rtp.bind(0, '127.0.0.1');
     const json: Json = { ...recordedResponse('POST', /^\/channels\/externalMedia$/), id, name: `UnicastRTP/${query.external_host}-0x${randomBytes(6).toString('hex')}` };
     const app = query.app ?? this.app;
-    const ch: Channel = { json, app, bridge: undefined, externalHost: { host, port: Number(port) }, rtp };
+    const ch: Channel = { json, app, bridge: undefined, externalHost: { host, port: Number(port) }, format: query.format, rtp };
     this.channels.set(id, ch);
     rtp.once('listening', () => {
       json.channelvars = { UNICASTRTP_LOCAL_PORT: String(rtp.address().port), UNICASTRTP_LOCAL_ADDRESS: '127.0.0.1' };
@@ -349,33 +353,48 @@ export class AriDouble {
   }
 
   private async send(em: Channel, audio: (Buffer | number)[]): Promise<void> {
+    const slin16 = em.format === 'slin16';
+    // Samples per 20 ms packet and bytes per sample of the channel's format.
+    const frame = slin16 ? 320 : 160;
     const ssrc = randomBytes(4).readUInt32BE(0);
     let seq = randomBytes(2).readUInt16BE(0);
-    let ts = 160;
+    let ts = frame;
     let marker = false;
-    const buf = new Uint8Array(12 + 160);
+    const buf = new Uint8Array(12 + 2 * frame);
     let due = Date.now();
     for (const part of audio) {
       if (typeof part === 'number') {
         // No packets while nothing is said; the timestamp follows the wall clock and the next packet is marked.
         due += part;
-        ts = (ts + part * 8) >>> 0;
+        ts = (ts + (part * frame) / 20) >>> 0;
         marker = true;
         continue;
       }
-      for (let off = 0; off < part.length; off += 160) {
-        const payload = part.subarray(off, off + 160);
+      const payloads = slin16 ? toSlin16(part) : part;
+      const size = slin16 ? 2 * frame : frame;
+      for (let off = 0; off < payloads.length; off += size) {
+        const payload = payloads.subarray(off, off + size);
         const wait = due - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (!em.sending || !em.rtp || !em.externalHost) return;
-        const n = writeRtp({ payloadType: 0, marker, sequenceNumber: seq, timestamp: ts, ssrc }, payload, buf);
+        const n = writeRtp({ payloadType: slin16 ? 118 : 0, marker, sequenceNumber: seq, timestamp: ts, ssrc }, payload, buf);
         em.rtp.send(buf.subarray(0, n), em.externalHost.port, em.externalHost.host);
         this.packetsSent++;
         marker = false;
         seq = (seq + 1) & 0xffff;
-        ts = (ts + payload.length) >>> 0;
+        ts = (ts + (slin16 ? payload.length / 2 : payload.length)) >>> 0;
         due += 20;
       }
     }
   }
+}
+
+/** µ-law 8 kHz as Asterisk's slin16: 16 kHz big-endian 16-bit PCM. */
+function toSlin16(ulaw: Buffer): Buffer {
+  const pcm = new Int16Array(ulaw.length);
+  mulawDecode(ulaw, pcm);
+  const wide = float32ToInt16(resample(int16ToFloat32(pcm), 8000, 16000));
+  const out = Buffer.alloc(wide.length * 2);
+  for (let i = 0; i < wide.length; i++) out.writeInt16BE(wide[i]!, 2 * i);
+  return out;
 }
