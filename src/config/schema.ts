@@ -199,9 +199,9 @@ const webhookSchema = z
 const ariSchema = z
   .object({
     /** Asterisk's HTTP server, e.g. http://127.0.0.1:8088. */
-    url: z.string().url(),
-    user: z.string().min(1),
-    password: z.string().min(1),
+    url: z.string({ message: "Asterisk's HTTP address is required with the ARI controller (--ari-url, THEO_ARI_URL)" }).url(),
+    user: z.string({ message: 'the ARI user is required with --ari-url (--ari-user, THEO_ARI_USER)' }).min(1),
+    password: z.string({ message: 'the ARI password is required with --ari-url (--ari-password, THEO_ARI_PASSWORD)' }).min(1),
     /** The Stasis application calls enter (dialplan `Stasis(theo)`). */
     app: z.string().min(1).default('theo'),
     /** What the ExternalMedia channel sends: G.711 µ-law (8 kHz) or signed linear 16 kHz. */
