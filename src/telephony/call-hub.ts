@@ -1,7 +1,7 @@
-// Every live call session in one place: the calls now in progress (GET /v1/calls) and one stream of all
-// their events in wire form (the firehose `WS /v1/calls/events`, webhooks). Adding a session is all a
-// telephony source does; sinks subscribe here and never touch the media path (a sink that throws is
-// contained).
+// One stream of every call session's events in wire form (the firehose `WS /v1/calls/events`, webhooks).
+// Adding a session is all a telephony source does; sinks subscribe here and never touch the media path (a
+// sink that throws is contained). The live calls themselves are the session manager's sessions that have a
+// call (GET /v1/calls).
 import { EventEmitter } from 'node:events';
 import { callToWire, toWire, type WireEvent } from '../api/ws/events.js';
 import type { CallMetadata, SessionEvent } from '../session/events.js';
@@ -14,14 +14,7 @@ export interface CallHubEvents {
   listenerError: [unknown];
 }
 
-export interface CallInfo {
-  session: Session;
-  call: CallMetadata;
-  startedAt: number;
-}
-
 export class CallHub extends EventEmitter<CallHubEvents> {
-  private readonly live = new Map<string, CallInfo>();
   private readonly onListenerError = (_e: string, err: unknown): void => {
     if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
   };
@@ -36,20 +29,10 @@ export class CallHub extends EventEmitter<CallHubEvents> {
   add(session: Session): void {
     const call = session.call;
     if (!call) throw new Error(`session ${session.id} has no call`);
-    this.live.set(session.id, { session, call, startedAt: session.createdAt });
     session.on('event', (ev) => {
       const wire = wireOf(ev, call);
       if (wire) safeEmit(this, this.onListenerError, 'event', wire);
-      if (ev.type === 'session.closed') this.live.delete(session.id);
     });
-  }
-
-  calls(): CallInfo[] {
-    return [...this.live.values()];
-  }
-
-  get size(): number {
-    return this.live.size;
   }
 }
 

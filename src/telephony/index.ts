@@ -39,7 +39,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     registers: [deps.registry],
     collect() {
       this.reset();
-      for (const c of hub.calls()) this.inc({ source: c.call.source });
+      for (const s of deps.sessions.list()) if (s.call && !s.closed) this.inc({ source: s.call.source });
     },
   });
   const metrics = config.webhooks.length > 0 ? createWebhookMetrics(deps.registry) : undefined;

@@ -13,7 +13,7 @@
 // Usage: npx tsx test/bench/calls.bench.ts [--calls 50] [--wer-calls 12] [--prompts 3] [--no-build] [--json FILE]
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ import { readSpeech } from '../helpers/audio.js';
 import { readFirehose, type CallEv } from '../helpers/calls.js';
 import { listPrompts, normalizeText, wordErrors } from '../helpers/corpus.js';
 import { ROOT, serveTheo, stopTheo } from '../helpers/theo.js';
+import { serverUsage } from './proc.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -43,30 +44,6 @@ interface Script {
   audio: Buffer[];
   text: string;
   seconds: number;
-}
-
-function usage(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function cpu(pid: number): { runtime: number; workers: number } {
-  let workers = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) workers += usage(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return { runtime: usage(pid), workers };
 }
 
 /** Sends a call as Asterisk would; resolves with the local port (the call's channel) when the audio is out. */
@@ -200,11 +177,11 @@ async function main(): Promise<void> {
     // 2. Load: one call alone, then N at once.
     const phase = async (n: number): Promise<{ results: CallResult[]; cpu: { runtime: number; workers: number }; audioS: number; wallS: number }> => {
       const scripts = Array.from({ length: n }, (_, i) => script(100 + i));
-      const before = cpu(pid);
+      const before = serverUsage(pid);
       const t0 = performance.now();
       const r = await runCalls(fh.events, scripts, undefined, 3000);
-      const after = cpu(pid);
-      return { results: r.results, cpu: { runtime: after.runtime - before.runtime, workers: after.workers - before.workers }, audioS: scripts.reduce((s, x) => s + x.seconds, 0), wallS: (performance.now() - t0) / 1000 };
+      const after = serverUsage(pid);
+      return { results: r.results, cpu: { runtime: after.runtime.cpuS - before.runtime.cpuS, workers: after.workers.cpuS - before.workers.cpuS }, audioS: scripts.reduce((s, x) => s + x.seconds, 0), wallS: (performance.now() - t0) / 1000 };
     };
     const one = await phase(1);
     const loadStart = performance.now();

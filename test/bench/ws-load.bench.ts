@@ -16,15 +16,16 @@
 //
 // Usage: npx tsx test/bench/ws-load.bench.ts [--sessions 100] [--replicas 2] [--prompts 2] [--no-build] [--json FILE]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { listPrompts } from '../helpers/corpus.js';
 import { paced } from '../helpers/pace.js';
-import { readSpeech } from '../helpers/audio.js';
+import { callAudio, pcm16, readSpeech } from '../helpers/audio.js';
 import { ROOT, serveTheo, stopTheo } from '../helpers/theo.js';
+import { serverUsage, type ProcUsage } from './proc.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -43,7 +44,6 @@ const N = Number(args.sessions);
 const PROMPTS = Number(args.prompts);
 const RATE = 8000;
 const FRAME_BYTES = (RATE / 50) * 2;
-const CLK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 
 interface Result {
   finals: number;
@@ -56,38 +56,6 @@ interface Result {
   texts: string[];
 }
 
-interface Usage {
-  cpuS: number;
-  rssMb: number;
-}
-
-/** CPU seconds and RSS (MB) of a process. */
-function usageOf(pid: number): Usage {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK;
-    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpuS, rssMb: Number(rss?.[1] ?? 0) / 1024 };
-  } catch {
-    return { cpuS: 0, rssMb: 0 };
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 /** Samples runtime and worker usage every second; keeps peaks. */
 class Monitor {
   peakRuntimeMb = 0;
@@ -95,11 +63,8 @@ class Monitor {
   private timer: NodeJS.Timeout | undefined;
   constructor(private readonly pid: number) {}
 
-  now(): { runtime: Usage; workers: Usage } {
-    const runtime = usageOf(this.pid);
-    const workers = childrenOf(this.pid)
-      .map(usageOf)
-      .reduce((a, b) => ({ cpuS: a.cpuS + b.cpuS, rssMb: a.rssMb + b.rssMb }), { cpuS: 0, rssMb: 0 });
+  now(): { runtime: ProcUsage; workers: ProcUsage } {
+    const { runtime, workers } = serverUsage(this.pid);
     this.peakRuntimeMb = Math.max(this.peakRuntimeMb, runtime.rssMb);
     this.peakWorkersMb = Math.max(this.peakWorkersMb, workers.rssMb);
     return { runtime, workers };
@@ -114,18 +79,6 @@ class Monitor {
   stop(): void {
     clearInterval(this.timer);
   }
-}
-
-function call(prompts: Int16Array[]): Buffer {
-  const gap = new Int16Array(Math.round(1.2 * RATE));
-  const parts = [new Int16Array(RATE / 2), ...prompts.flatMap((p) => [p, gap]), new Int16Array(RATE)];
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return Buffer.from(out.buffer);
 }
 
 async function session(url: string, audio: Buffer, delayMs: number): Promise<Result> {
@@ -231,7 +184,7 @@ async function main(): Promise<void> {
     .filter((p) => !p.name.includes('/'))
     .map((p) => ({ name: p.name, pcm: readSpeech(p.name) }))
     .filter((p) => p.pcm.length >= 1.5 * RATE && p.pcm.length <= 4 * RATE);
-  const calls = Array.from({ length: Math.min(N, 50) }, (_, i) => call(Array.from({ length: PROMPTS }, (_, k) => prompts[(i * PROMPTS + k) % prompts.length]!.pcm)));
+  const calls = Array.from({ length: Math.min(N, 50) }, (_, i) => pcm16(callAudio(Array.from({ length: PROMPTS }, (_, k) => prompts[(i * PROMPTS + k) % prompts.length]!.pcm))));
   if (args.url) {
     const results = await Promise.all(Array.from({ length: N }, (_, i) => session(args.url!, calls[i % calls.length]!, (i * Number(args['stagger-ms'])) / N)));
     const finals = results.reduce((s, r) => s + r.finals, 0);

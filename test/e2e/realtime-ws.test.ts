@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { readWav } from '../../src/audio/wav.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
-import { SOUNDS } from '../helpers/audio.js';
+import { SOUNDS, callAudio, pcm16 } from '../helpers/audio.js';
 import { paced, waitFor } from '../helpers/pace.js';
 import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
 
@@ -23,19 +23,6 @@ const HELLO = readWav(readFileSync(`${SOUNDS}/hello-world.wav`)).samples;
 interface Msg {
   type: string;
   [k: string]: unknown;
-}
-
-/** 8 kHz PCM: `lead` s of silence, the prompts with 1.2 s pauses, 1 s of silence. */
-function call(prompts: Int16Array[], lead = 0.5): Int16Array {
-  const gap = new Int16Array(9600);
-  const parts = [new Int16Array(lead * 8000), ...prompts.flatMap((p) => [p, gap]), new Int16Array(8000)];
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 class Client {
@@ -93,8 +80,6 @@ function text(d: WebSocket.RawData): string {
   return (Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d as ArrayBuffer)).toString('utf8');
 }
 
-const pcm16 = (x: Int16Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
-
 let run: TheoRun | undefined;
 let base = '';
 let http = '';
@@ -129,7 +114,7 @@ describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
   it('streams real speech: session.created, then per utterance speech_start, partials, speech_end and a final; close gives session.closed', async () => {
     const c = new Client(`${base}/v1/realtime?sample_rate=8000`, auth);
     await c.open();
-    await c.stream(pcm16(call([THANKS, HELLO])), 320);
+    await c.stream(pcm16(callAudio([THANKS, HELLO])), 320);
     c.send({ type: 'session.close' });
     expect(await c.closedWith()).toEqual({ code: 1000, reason: 'session closed' });
     const created = c.messages[0]!;
@@ -167,7 +152,7 @@ describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
   it('takes G.711 mu-law at 8 kHz', async () => {
     const c = new Client(`${base}/v1/realtime?encoding=mulaw`, auth);
     await c.open();
-    const pcm = call([THANKS]);
+    const pcm = callAudio([THANKS]);
     const ulaw = new Uint8Array(pcm.length);
     mulawEncode(pcm, ulaw);
     await c.stream(Buffer.from(ulaw), 160);
@@ -194,7 +179,7 @@ describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
     for (const e of c.of('error')) expect(e.recoverable).toBe(true);
     expect(c.of('session.updated')[0]).toMatchObject({ config: { hot_words: ['patience'], itn: false } });
     // Audio starts the session: from then on only hot words may change.
-    await c.stream(pcm16(call([THANKS])), 320);
+    await c.stream(pcm16(callAudio([THANKS])), 320);
     c.send({ type: 'session.configure', sample_rate: 16000 });
     c.send({ type: 'session.configure', hot_words: ['thank'] });
     await c.until('the late configure answered', () => c.of('error').length >= 8 && c.of('session.updated').length >= 2);
@@ -210,7 +195,7 @@ describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
     const c = new Client(`${base}/v1/realtime?sample_rate=8000`, auth);
     await c.open();
     c.send({ type: 'input_audio_buffer.commit' });
-    await c.stream(pcm16(call([THANKS, THANKS], 0.3)).subarray(0, 2 * (2400 + 8000)), 320);
+    await c.stream(pcm16(callAudio([THANKS, THANKS], 0.3)).subarray(0, 2 * (2400 + 8000)), 320);
     await c.until('speech', () => c.of('vad.speech_start').length > 0);
     c.send({ type: 'input_audio_buffer.commit' });
     await c.until('committed', () => c.of('input_audio_buffer.committed').length > 0);
@@ -222,7 +207,7 @@ describe('Theo realtime protocol over WebSocket (PocketSphinx)', () => {
     await c.until('cancelled', () => c.of('session.cancelled').length > 0 && c.of('session.created').length === 2);
     const second = c.of('session.created')[1]!.session_id;
     expect(second).not.toBe(first);
-    await c.stream(pcm16(call([THANKS])), 320);
+    await c.stream(pcm16(callAudio([THANKS])), 320);
     c.send({ type: 'session.close' });
     await c.closedWith();
     expect(c.of('error').map((e) => e.code)).toEqual(['nothing_to_commit']);
@@ -236,7 +221,7 @@ describe('watching sessions', () => {
   it('GET /v1/sessions lists a live session and WS /v1/sessions/{id}/events streams its events to an observer', async () => {
     const c = new Client(`${base}/v1/realtime?sample_rate=8000`, auth);
     await c.open();
-    const audio = pcm16(call([THANKS, THANKS]));
+    const audio = pcm16(callAudio([THANKS, THANKS]));
     const streaming = c.stream(audio, 320);
     await c.until('speech', () => c.of('vad.speech_start').length > 0);
     const id = c.messages[0]!.session_id as string;

@@ -11,6 +11,22 @@ export function readSpeech(name: string): Int16Array {
   return wav.samples;
 }
 
+/** A call at 8 kHz: `lead` s of silence, the prompts with 1.2 s pauses between them, then 1 s of silence. */
+export function callAudio(prompts: readonly Int16Array[], lead = 0.5): Int16Array {
+  const gap = new Int16Array(9600);
+  const parts = [new Int16Array(lead * 8000), ...prompts.flatMap((p) => [p, gap]), new Int16Array(8000)];
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** PCM16 samples as little-endian bytes (a view, no copy). */
+export const pcm16 = (x: Int16Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
 /** Pearson correlation of a[i] and b[i + lag] over their overlap. */
 export function correlationAt(a: ArrayLike<number>, b: ArrayLike<number>, lag: number): number {
   let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = 0;

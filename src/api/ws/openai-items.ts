@@ -13,10 +13,8 @@ import type { WireEvent } from './events.js';
 
 interface Item {
   id: string;
-  segmentId: number;
   startMs: number;
-  /** A continuation of speech cut by a commit or the segment limit: announced once it has words. */
-  deferred: boolean;
+  /** speech_started is out (a continuation of speech cut by a commit or the segment limit waits for words). */
   announced: boolean;
   /** Cut by the client's commit (no speech_stopped) or discarded by a clear (no events at all). */
   manual: boolean;
@@ -28,7 +26,7 @@ interface Item {
   last: string;
 }
 
-export const itemId = (): string => `item_${randomBytes(12).toString('base64url')}`;
+const itemId = (): string => `item_${randomBytes(12).toString('base64url')}`;
 
 export interface ItemsOptions {
   emit: (ev: WireEvent, droppable?: boolean) => void;
@@ -86,7 +84,7 @@ export class OpenAiItems {
     switch (ev.type) {
       case 'vad.speech_start': {
         const continued = !this.opts.turnDetection() || this.continuing || (this.lastEnd?.forced === true && this.lastEnd.segmentId === ev.segmentId - 1 && this.lastEnd.endMs === ev.startMs);
-        const item: Item = { id: itemId(), segmentId: ev.segmentId, startMs: base + ev.startMs, deferred: continued, announced: false, manual: false, discarded: false, stoppedMs: undefined, committed: false, sent: '', last: '' };
+        const item: Item = { id: itemId(), startMs: base + ev.startMs, announced: false, manual: false, discarded: false, stoppedMs: undefined, committed: false, sent: '', last: '' };
         this.items.set(ev.segmentId, item);
         this.open = item;
         if (!continued) this.announce(item);

@@ -70,11 +70,6 @@ export class AriController {
     });
   }
 
-  /** Calls in progress. */
-  get size(): number {
-    return this.calls.size;
-  }
-
   private onEvent(ev: AriEvent): void {
     const ch = ev.channel;
     if (!ch) return;
