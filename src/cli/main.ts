@@ -97,10 +97,13 @@ export function buildProgram(): Command {
     .option('--ari-user <user>', 'ARI user (env THEO_ARI_USER)')
     .option('--ari-password <password>', 'ARI password (env THEO_ARI_PASSWORD)')
     .option('--ari-app <name>', 'Stasis application calls enter (default theo; env THEO_ARI_APP)')
-    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[]; ariUrl?: string; ariUser?: string; ariPassword?: string; ariApp?: string }) => {
+    .option('--drachtio-host <host>', "drachtio-server's application address: answer SIP calls through it (default 127.0.0.1; env THEO_DRACHTIO_HOST)")
+    .option('--drachtio-port <port>', "drachtio-server's application port (default 9022; env THEO_DRACHTIO_PORT)", int('--drachtio-port', 1, 65535))
+    .option('--drachtio-secret <secret>', "drachtio-server's shared secret (env THEO_DRACHTIO_SECRET)")
+    .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[]; ariUrl?: string; ariUser?: string; ariPassword?: string; ariApp?: string; drachtioHost?: string; drachtioPort?: number; drachtioSecret?: string }) => {
       const config = buildConfig(flags, {
         server: { host: flags.host, port: flags.port, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey },
-        telephony: { fork: flags.rtpFork ? { ports: flags.rtpFork } : undefined, ari: flags.ariUrl || flags.ariUser || flags.ariPassword || flags.ariApp ? { url: flags.ariUrl, user: flags.ariUser, password: flags.ariPassword, app: flags.ariApp } : undefined },
+        telephony: { fork: flags.rtpFork ? { ports: flags.rtpFork } : undefined, ari: flags.ariUrl || flags.ariUser || flags.ariPassword || flags.ariApp ? { url: flags.ariUrl, user: flags.ariUser, password: flags.ariPassword, app: flags.ariApp } : undefined, sip: flags.drachtioHost || flags.drachtioPort || flags.drachtioSecret ? { host: flags.drachtioHost, port: flags.drachtioPort, secret: flags.drachtioSecret } : undefined },
         rtp: { host: flags.rtpHost, portMin: flags.rtpPorts?.[0], portMax: flags.rtpPorts?.[1] },
         models: { default: flags.model },
       });

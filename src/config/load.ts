@@ -43,6 +43,9 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_ARI_USER', ['telephony', 'ari', 'user'], 'string'],
   ['THEO_ARI_PASSWORD', ['telephony', 'ari', 'password'], 'string'],
   ['THEO_ARI_APP', ['telephony', 'ari', 'app'], 'string'],
+  ['THEO_DRACHTIO_HOST', ['telephony', 'sip', 'host'], 'string'],
+  ['THEO_DRACHTIO_PORT', ['telephony', 'sip', 'port'], 'int'],
+  ['THEO_DRACHTIO_SECRET', ['telephony', 'sip', 'secret'], 'string'],
   // The Hugging Face names first, so Theo's own names win when both are set.
   ['HF_ENDPOINT', ['hub', 'endpoint'], 'string'],
   ['THEO_HUB_ENDPOINT', ['hub', 'endpoint'], 'string'],

@@ -217,6 +217,53 @@ const ariSchema = z
   })
   .strict();
 
+const regex = z.string().min(1).refine((r) => {
+  try {
+    new RegExp(r);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/** Settings for the calls to some numbers (the first rule whose `match` fits the called number wins). */
+const sipNumberSchema = z
+  .object({
+    /** Regular expression the called number (the user part of the request URI) must match, e.g. '^\\+34'. */
+    match: regex,
+    model: z.string().min(1).optional(),
+    language: z.string().min(2).max(16).optional(),
+    hotWords: z.array(z.string().min(1)).optional(),
+    /** Ring this long before answering (overrides telephony.sip.ringMs). */
+    ringMs: z.number().int().min(0).max(120_000).optional(),
+  })
+  .strict();
+
+const sipSchema = z
+  .object({
+    /** drachtio-server's address for applications (its admin port, 9022 by default). */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9022),
+    secret: z.string({ message: "drachtio-server's shared secret is required with the SIP adapter (--drachtio-secret, THEO_DRACHTIO_SECRET)" }).min(1),
+    /** The address put in SDP answers: where callers send RTP (default rtp.host). */
+    rtpHost: z.string().min(1).optional(),
+    /** Codecs taken, in order of preference among equals (the offer's order decides first). */
+    codecs: z.array(z.enum(['PCMU', 'PCMA', 'L16'])).min(1).default(['PCMU', 'PCMA', 'L16']),
+    /** Calls at once; more are answered 486 Busy Here (as are calls past sessions.max). */
+    maxCalls: z.number().int().min(0).default(500),
+    /** Ring this long (180 Ringing) before answering; 0 answers at once. */
+    ringMs: z.number().int().min(0).max(120_000).default(0),
+    /** No RTP for this long, while the call is not on hold, ends it with a BYE. */
+    mediaTimeoutMs: z.number().int().min(500).max(3_600_000).default(30_000),
+    /** Signalling source addresses allowed to call (empty = any); others get 403 Forbidden. */
+    allow: z.array(z.string().min(1)).default([]),
+    /** Keep-alive ping to drachtio-server every this many ms (0 = off; at least 5000). */
+    pingIntervalMs: z.union([z.literal(0), z.number().int().min(5_000).max(300_000)]).default(15_000),
+    /** Per-number settings: model, language, hot words, ringing for calls to numbers that match. */
+    numbers: z.array(sipNumberSchema).default([]),
+  })
+  .strict();
+
 const telephonySchema = z
   .object({
     /** Model for calls (default models.default). */
@@ -237,6 +284,8 @@ const telephonySchema = z
     webhooks: z.array(webhookSchema).default([]),
     /** Asterisk ARI controller (off when not set). */
     ari: ariSchema.optional(),
+    /** SIP user agent server through drachtio-server (off when not set). */
+    sip: sipSchema.optional(),
   })
   .strict();
 

@@ -70,6 +70,11 @@ export class SessionManager {
     return this.sessions.size;
   }
 
+  /** True when create() would be refused for the session limit. */
+  get full(): boolean {
+    return this.sessions.size >= this.opts.sessions.max;
+  }
+
   create(o: CreateSessionOptions): Session {
     if (this.closed) throw new TheoError('closed', 'the session manager is shut down');
     if (this.sessions.size >= this.opts.sessions.max) {

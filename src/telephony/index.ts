@@ -1,5 +1,7 @@
 // Telephony ingest of one `theo serve`: the call hub every call session joins, its webhook sinks, and the
-// sources that turn calls into sessions: the plain RTP fork and the Asterisk ARI controller.
+// sources that turn calls into sessions: the plain RTP fork, the Asterisk ARI controller and the SIP user
+// agent server on drachtio.
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TelephonyConfig } from '../config/schema.js';
@@ -10,6 +12,7 @@ import { AriClient } from './ari/client.js';
 import { AriController } from './ari/controller.js';
 import { CallHub } from './call-hub.js';
 import { RtpFork } from './rtp-fork.js';
+import { SipAdapter } from './sip/adapter.js';
 import { WebhookSink, createWebhookMetrics } from './webhooks.js';
 
 export interface Telephony {
@@ -21,7 +24,7 @@ export interface TelephonyDeps {
   config: TelephonyConfig;
   defaultModel: string;
   rtp: RtpListener;
-  /** rtp.host: where ExternalMedia channels send unless telephony.ari.rtpHost says otherwise. */
+  /** rtp.host: where ExternalMedia channels and SIP callers send unless telephony.ari/sip.rtpHost say otherwise. */
   rtpHost: string;
   sessions: SessionManager;
   registry: Registry;
@@ -53,20 +56,56 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     const ariLog = logger.child({ component: 'ari' });
     client = new AriClient({ url: ari.url, user: ari.user, password: ari.password, app: ari.app, logger: ariLog });
     controller = new AriController(
-      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? deps.rtpHost, format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent, split: ari.split },
+      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? advertised(deps.rtpHost, logger), format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent, split: ari.split },
       ariLog,
     );
     const c = client;
     new Gauge({ name: 'theo_ari_connected', help: '1 while the ARI event WebSocket is connected', registers: [deps.registry], collect() { this.set(c.connected ? 1 : 0); } });
     client.start();
   }
+  let sip: SipAdapter | undefined;
+  if (config.sip) {
+    const c = config.sip;
+    sip = new SipAdapter(
+      {
+        ...common,
+        rtp: deps.rtp,
+        rtpHost: c.rtpHost ?? advertised(deps.rtpHost, logger),
+        drachtio: { host: c.host, port: c.port, secret: c.secret, pingIntervalMs: c.pingIntervalMs },
+        codecs: c.codecs,
+        maxCalls: c.maxCalls,
+        ringMs: c.ringMs,
+        mediaTimeoutMs: c.mediaTimeoutMs,
+        allow: c.allow,
+        numbers: c.numbers.map((n) => ({ ...n, match: new RegExp(n.match) })),
+        registry: deps.registry,
+      },
+      logger.child({ component: 'sip' }),
+    );
+    sip.start();
+  }
   return {
     hub,
     async close() {
+      await sip?.close();
       await controller?.close();
       client?.close();
       await fork.close();
       await Promise.all(sinks.map((s) => s.close()));
     },
   };
+}
+
+/**
+ * The address peers send RTP to: rtp.host, unless it binds every interface (0.0.0.0, ::), which no peer can
+ * send to (and which SDP reads as hold): then the first external IPv4 address, with a hint to set it.
+ */
+export function advertised(host: string, logger: Logger): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+  const address = external?.address ?? '127.0.0.1';
+  logger.warn({ rtpHost: host, advertised: address }, 'RTP binds every interface: peers are told to send to this address (set telephony.sip.rtpHost / telephony.ari.rtpHost to choose)');
+  return address;
 }

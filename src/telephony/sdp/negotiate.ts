@@ -4,7 +4,8 @@
 // direction that mirrors the offer's (sendrecv/sendonly → recvonly, recvonly/inactive → inactive: we never
 // send). Other media lines are refused with port 0. A call put on hold (sendonly, inactive, or the old
 // c=0.0.0.0) is reported as such. No audio stream, secure RTP only, or no codec in common is an
-// SdpNegotiationError carrying the SIP status to answer with (488 Not Acceptable Here).
+// SdpNegotiationError carrying the SIP status to answer with (488 Not Acceptable Here). An INVITE without
+// SDP (late offer) is answered with offer(): every codec we take, receive-only; the caller answers in its ACK.
 import { codecOf, parseSdp, type Direction, type MediaDescription } from './sdp.js';
 
 export interface LocalMedia {
@@ -72,13 +73,7 @@ export function negotiate(offerText: string, local: LocalMedia): Negotiated {
   const direction: Direction = nullAddress || offered === 'recvonly' || offered === 'inactive' ? 'inactive' : 'recvonly';
   const ptime = audio.ptime ?? 20;
   const pts = [chosen, ...(dtmf !== undefined ? [dtmf] : [])];
-  const lines = [
-    'v=0',
-    `o=theo ${local.sessionId ?? String(Date.now())} ${local.version ?? 1} IN ${ipVersion(local.address)} ${local.address}`,
-    's=theo',
-    `c=IN ${ipVersion(local.address)} ${local.address}`,
-    't=0 0',
-  ];
+  const lines = sessionLines(local);
   offer.media.forEach((m, i) => {
     if (i === index) {
       lines.push(`m=audio ${local.port} ${audio.proto} ${pts.join(' ')}`);
@@ -103,6 +98,52 @@ export function negotiate(offerText: string, local: LocalMedia): Negotiated {
     direction,
     ptime,
   };
+}
+
+/** One payload type we receive: its number, encoding and clock rate. */
+export interface OfferedFormat {
+  payloadType: number;
+  encoding: string;
+  clockRate: number;
+}
+
+export interface Offer {
+  sdp: string;
+  /** Every payload type the offer lists (audio codecs, then telephone-event). */
+  formats: OfferedFormat[];
+}
+
+/** Static payload types (RFC 3551) and the dynamic numbers used for L16 and telephone-event in our offers. */
+const OFFER_FORMATS: Record<string, OfferedFormat[]> = {
+  PCMU: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000 }],
+  PCMA: [{ payloadType: 8, encoding: 'PCMA', clockRate: 8000 }],
+  L16: [
+    { payloadType: 96, encoding: 'L16', clockRate: 16000 },
+    { payloadType: 97, encoding: 'L16', clockRate: 8000 },
+  ],
+};
+const OFFER_DTMF: OfferedFormat = { payloadType: 101, encoding: 'telephone-event', clockRate: 8000 };
+
+/** An offer for a late-offer INVITE: every codec we take (in our order), telephone-event, 20 ms, recvonly. */
+export function offer(local: LocalMedia): Offer {
+  const audio = (local.codecs ?? DEFAULT_CODECS).flatMap((c) => OFFER_FORMATS[c.toUpperCase()] ?? []);
+  if (audio.length === 0) throw new SdpNegotiationError('no codec to offer');
+  const formats = [...audio, OFFER_DTMF];
+  const lines = [
+    ...sessionLines(local),
+    `m=audio ${local.port} RTP/AVP ${formats.map((f) => f.payloadType).join(' ')}`,
+    ...formats.map((f) => `a=rtpmap:${f.payloadType} ${f.encoding}/${f.clockRate}`),
+    `a=fmtp:${OFFER_DTMF.payloadType} 0-16`,
+    'a=ptime:20',
+    'a=recvonly',
+  ];
+  return { sdp: `${lines.join('\r\n')}\r\n`, formats };
+}
+
+/** v=, o= (our session id and version), s=, c= (our address), t=. */
+function sessionLines(local: LocalMedia): string[] {
+  const ip = ipVersion(local.address);
+  return ['v=0', `o=theo ${local.sessionId ?? String(Date.now())} ${local.version ?? 1} IN ${ip} ${local.address}`, 's=theo', `c=IN ${ip} ${local.address}`, 't=0 0'];
 }
 
 function refused(m: MediaDescription): string {

@@ -49,6 +49,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { THEO_RTP_FORK_PORTS: '41000,x' } })).toThrow(/THEO_RTP_FORK_PORTS="41000,x" is not a comma-separated list of ports/);
   });
 
+  it('telephony: the SIP adapter from the environment or overrides, with defaults, clear errors and valid number rules', () => {
+    const c = loadConfig({ env: { THEO_DRACHTIO_HOST: '10.0.0.3', THEO_DRACHTIO_PORT: '9023', THEO_DRACHTIO_SECRET: 'cymru' } });
+    expect(c.telephony.sip).toEqual({ host: '10.0.0.3', port: 9023, secret: 'cymru', codecs: ['PCMU', 'PCMA', 'L16'], maxCalls: 500, ringMs: 0, mediaTimeoutMs: 30_000, allow: [], pingIntervalMs: 15_000, numbers: [] });
+    expect(loadConfig({ env: {} }).telephony.sip).toBeUndefined();
+    expect(() => loadConfig({ env: { THEO_DRACHTIO_HOST: '10.0.0.3' } })).toThrow(/drachtio-server's shared secret is required with the SIP adapter \(--drachtio-secret, THEO_DRACHTIO_SECRET\)/);
+    const rules = loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', numbers: [{ match: '^\\+34', language: 'es' }] } } } });
+    expect(rules.telephony.sip?.numbers).toEqual([{ match: '^\\+34', language: 'es' }]);
+    expect(() => loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', numbers: [{ match: '(' }] } } } })).toThrow(/not a valid regular expression/);
+    expect(() => loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', pingIntervalMs: 1000 } } } })).toThrow(/pingIntervalMs/);
+  });
+
   it('freezes the result', () => {
     const c = loadConfig({ env: {} });
     expect(Object.isFrozen(c)).toBe(true);

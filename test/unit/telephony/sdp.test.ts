@@ -2,7 +2,7 @@
 // offers as Asterisk (PJSIP), FreeSWITCH and a carrier SBC send them; refusals with 488.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SdpNegotiationError, negotiate } from '../../../src/telephony/sdp/negotiate.js';
+import { SdpNegotiationError, negotiate, offer } from '../../../src/telephony/sdp/negotiate.js';
 import { SdpError, parseSdp } from '../../../src/telephony/sdp/sdp.js';
 
 const [SIPP, SIPP_HOLD, SIPP_UNHOLD] = JSON.parse(readFileSync(new URL('../../fixtures/drachtio/sipp-offers.sdp.json', import.meta.url), 'utf8')) as string[];
@@ -129,5 +129,15 @@ describe('SDP offer/answer', () => {
     expect(() => parseSdp('hello')).toThrow(/must start with v=0/);
     expect(() => parseSdp('v=0\r\nc=IN IP4\r\n')).toThrow(/bad connection line/);
     expect(() => parseSdp('v=0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:x PCMU\r\n')).toThrow(/bad rtpmap/);
+  });
+
+  it('offers every codec it takes for a late-offer INVITE, receive-only, and reads its own offer back', () => {
+    const o = offer({ ...LOCAL, codecs: ['PCMA', 'L16'] });
+    expect(o.formats.map((f) => `${f.payloadType}=${f.encoding}/${f.clockRate}`)).toEqual(['8=PCMA/8000', '96=L16/16000', '97=L16/8000', '101=telephone-event/8000']);
+    const parsed = parseSdp(o.sdp);
+    expect(parsed.media[0]).toMatchObject({ type: 'audio', port: 40002, proto: 'RTP/AVP', formats: [8, 96, 97, 101], direction: 'recvonly', ptime: 20 });
+    expect(parsed.connection).toBe('10.1.1.1');
+    expect(parsed.origin).toMatchObject({ sessionId: '77', version: '1' });
+    expect(() => offer({ ...LOCAL, codecs: ['G729'] })).toThrow(/no codec to offer/);
   });
 });
