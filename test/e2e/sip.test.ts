@@ -90,6 +90,7 @@ beforeAll(async () => {
       '    maxCalls: 1',
       '    mediaTimeoutMs: 1000',
       '    pingIntervalMs: 5000',
+      "    allow: ['127.0.0.1']",
       '    numbers:',
       "      - match: '^slow$'",
       '        ringMs: 5000',
@@ -183,6 +184,25 @@ describe('SIP adapter on drachtio', () => {
     expect(busy.statuses).toEqual([486]);
     expect((await call).statuses).toEqual([200, 200]);
     expect(await metric('theo_sip_invites_total{outcome="busy"}')).toMatch(/ 1$/);
+    await nothingLeft();
+  });
+
+  it('refuses what it cannot take with a reason: 488 for an offer with no codec in common, 403 for a source not allowed', async () => {
+    const g729 = ['v=0', 'o=carrier 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 18 101', 'a=rtpmap:18 G729/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+    expect((await drachtio.play('reject_486', { offer: g729, status: 488 })).statuses).toEqual([488]);
+    expect((await drachtio.play('reject_486', { source: '192.0.2.9', status: 403 })).statuses).toEqual([403]);
+    expect(await metric('theo_sip_invites_total{outcome="not_acceptable"}')).toMatch(/ 1$/);
+    expect(await metric('theo_sip_invites_total{outcome="forbidden"}')).toMatch(/ 1$/);
+    await nothingLeft();
+  });
+
+  it('answers an INVITE without SDP (late offer) with its own offer, and transcribes the call', async () => {
+    const r = await drachtio.play('basic_call', { offer: null, audio: ulaw('queue-thankyou', 800) });
+    expect(r.statuses).toEqual([200, 200]);
+    expect(r.answerSdp).toMatch(/^m=audio \d+ RTP\/AVP 0 8 96 97 101\r?$/m);
+    expect(r.answerSdp).toMatch(/^a=recvonly\r?$/m);
+    await waitFor('closed', () => eventsOf(r.callId).some((e) => e.type === 'session.closed'), types(r.callId));
+    expect(eventsOf(r.callId).filter((e) => e.type === 'transcript.final').map((e) => e.text).join(' ')).toMatch(/thank you/);
     await nothingLeft();
   });
 
