@@ -17,7 +17,7 @@ import type { RtpListener } from '../../mediaplane/rtp/listener.js';
 import type { CallMetadata } from '../../session/events.js';
 import type { CallSessionOptions } from '../rtp-call.js';
 import { SdpNegotiationError, negotiate, offer, type OfferedFormat } from '../sdp/negotiate.js';
-import { SipCall, addFormats } from './call.js';
+import { SipCall, addFormats, sdpOf } from './call.js';
 
 export interface SipAdapterOptions extends CallSessionOptions {
   rtp: RtpListener;
@@ -119,6 +119,7 @@ export class SipAdapter {
     this.count(outcome);
     this.logger.info({ callId: req.get('Call-ID'), from: req.callingNumber, to: req.calledNumber, source: req.source_address, status }, `INVITE refused: ${why}`);
     const headers: Record<string, string> = status === 503 ? { 'Retry-After': '5' } : {};
+    if (status === 415) headers.Accept = 'application/sdp';
     if (status === 488 || status === 403) headers.Warning = `399 theo "${why.replace(/"/g, "'")}"`;
     res.send(status, { headers });
   }
@@ -145,9 +146,11 @@ export class SipAdapter {
       let sdp: string;
       let formats: OfferedFormat[];
       let hold = false;
-      if (req.body) {
+      const offered = sdpOf(req);
+      if (offered === undefined) return this.reject(res, 415, 'not_acceptable', 'the body carries no SDP', req);
+      if (offered) {
         try {
-          const n = negotiate(req.body, local);
+          const n = negotiate(offered, local);
           sdp = n.answer;
           hold = n.hold;
           formats = [{ payloadType: n.payloadType, encoding: n.encoding, clockRate: n.clockRate }];

@@ -20,6 +20,16 @@ export interface SipCallOptions extends CallSessionOptions {
   local: Omit<LocalMedia, 'port' | 'sessionId' | 'version'>;
 }
 
+/**
+ * The SDP of a request: its body, or the application/sdp part of a multipart body (carriers send SDP with ISUP
+ * or location parts). '' when there is no body; undefined when there is a body but no SDP in it.
+ */
+export function sdpOf(req: Srf.SrfRequest): string | undefined {
+  if (!req.body) return '';
+  const part = (req.payload ?? []).find((p) => p.type?.toLowerCase().startsWith('application/sdp'));
+  return part?.content;
+}
+
 /** Adds the formats to what the endpoint decodes (a re-INVITE may bring a new codec or number). */
 export function addFormats(map: PayloadTypeMap, formats: readonly OfferedFormat[]): void {
   for (const f of formats) {
@@ -78,13 +88,18 @@ export class SipCall {
       res.send(481);
       return;
     }
-    if (!req.body) {
+    const sdp = sdpOf(req);
+    if (sdp === '') {
       // An offerless re-INVITE (session refresh): our current answer is the offer; the ACK's answer is not needed.
       res.send(200, { body: this.dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
       return;
     }
+    if (sdp === undefined) {
+      res.send(415, { headers: { Accept: 'application/sdp' } });
+      return;
+    }
     try {
-      const n = negotiate(req.body, { ...this.opts.local, port: this.endpoint.port, sessionId: this.sdpSessionId(), version: ++this.version });
+      const n = negotiate(sdp, { ...this.opts.local, port: this.endpoint.port, sessionId: this.sdpSessionId(), version: ++this.version });
       addFormats(this.payloadTypes, [
         { payloadType: n.payloadType, encoding: n.encoding, clockRate: n.clockRate },
         ...(n.dtmfPayloadType !== undefined ? [{ payloadType: n.dtmfPayloadType, encoding: 'telephone-event', clockRate: n.clockRate }] : []),
