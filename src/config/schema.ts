@@ -29,7 +29,7 @@ const rtpSchema = z
     tickMs: z.number().int().min(1).max(100).default(10),
     recvBufferBytes: z.number().int().min(0).default(4 * 1024 * 1024),
     payloadTypes: z.string().default(''),
-    concealment: z.enum(['silence', 'fade']).default('fade'),
+    concealment: z.enum(['silence', 'fade', 'pitch']).default('pitch'),
     jitter: jitterSchema.default({ mode: 'adaptive', depthMs: 60, minDepthMs: 20, maxDepthMs: 200, capacity: 256 }),
   })
   .strict()

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { readWav } from '../../src/audio/wav.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
 import { SOUNDS } from '../helpers/audio.js';
@@ -126,7 +127,14 @@ describe('SIP adapter on drachtio', () => {
   });
 
   it('answers a call (udp) with an SDP pointing at a pool port, transcribes its RTP, and releases everything on the caller’s BYE', async () => {
-    const r = await drachtio.play('basic_call', { audio: ulaw('queue-thankyou', 800) });
+    const play = drachtio.play('basic_call', { audio: ulaw('queue-thankyou', 800) });
+    // An observer of the call's session (WS /v1/sessions/{id}/events), joined as the call starts.
+    await waitFor('the call up', () => liveCall() !== undefined, () => '', 10_000);
+    const sessionId = firehose.find((e) => e.type === 'session.created' && e.call?.call_id === liveCall())!.session_id!;
+    const observed: CallEv[] = [];
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/sessions/${encodeURIComponent(sessionId)}/events`);
+    ws.on('message', (d: Buffer) => observed.push(JSON.parse(d.toString()) as CallEv));
+    const r = await play;
     // 200 to the INVITE, 200 to the caller's BYE.
     expect(r.statuses).toEqual([200, 200]);
     expect(r.answerSdp).toMatch(/^m=audio (\d+) RTP\/AVP 0 101\r?$/m);
@@ -140,6 +148,11 @@ describe('SIP adapter on drachtio', () => {
     const finals = evs.filter((e) => e.type === 'transcript.final').map((e) => e.text);
     expect(finals.join(' ')).toMatch(/thank you/);
     expect(evs.at(-1)).toMatchObject({ type: 'session.closed', reason: 'hangup' });
+    await waitFor('observer closed', () => observed.some((e) => e.type === 'session.closed'), () => observed.map((e) => e.type).join(', '));
+    ws.close();
+    expect(sessionId).toBe(`call_${r.callId.replace(/[^\w.:-]/g, '_')}`);
+    expect(observed.filter((e) => e.type === 'transcript.final').map((e) => e.text)).toEqual(finals);
+    expect(observed.filter((e) => e.call?.call_id !== r.callId).map((e) => JSON.stringify(e).slice(0, 200))).toEqual([]);
     const hooked = (): CallEv[] => hooks.hooks.map((h) => h.event).filter((e) => e.call?.call_id === r.callId);
     await waitFor('webhook close', () => hooked().some((e) => e.type === 'session.closed'), () => String(hooks.hooks.length));
     expect(hooked().filter((e) => e.type === 'transcript.final').map((e) => e.text)).toEqual(finals);

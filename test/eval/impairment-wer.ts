@@ -20,6 +20,7 @@ import { readWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createEngineFor } from '../../src/engines/factory.js';
 import { MediaClock } from '../../src/mediaplane/clock.js';
+import type { ConcealmentMode } from '../../src/mediaplane/rtp/concealment.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
 import { ImpairedLink, type ImpairmentOptions } from '../../src/mediaplane/rtp/impairment.js';
 import type { RtpEndpoint } from '../../src/mediaplane/rtp/endpoint.js';
@@ -37,6 +38,8 @@ interface Condition {
   label: string;
   impairment: ImpairmentOptions | undefined;
   seeds: number;
+  /** How lost audio is replaced (rtp.concealment); default the config's. */
+  concealment?: ConcealmentMode;
 }
 
 interface Received {
@@ -56,13 +59,14 @@ const { values } = parseArgs({
 });
 
 const seeds = Number(values.seeds);
+const ISSUE = { loss: 0.05, jitterMs: 40, reorder: 0.05 };
+const HEAVY = { loss: 0.1, jitterMs: 60, reorder: 0.05 };
 const CONDITIONS: Condition[] = [
   { label: 'clean', impairment: undefined, seeds: 1 },
-  { label: '5% loss', impairment: { loss: 0.05 }, seeds },
-  { label: '40 ms jitter', impairment: { jitterMs: 40 }, seeds },
-  { label: '5% reordering', impairment: { reorder: 0.05 }, seeds },
-  { label: '5% loss + 40 ms jitter + 5% reordering', impairment: { loss: 0.05, jitterMs: 40, reorder: 0.05 }, seeds },
-  { label: '10% loss + 60 ms jitter + 5% reordering', impairment: { loss: 0.1, jitterMs: 60, reorder: 0.05 }, seeds },
+  { label: '40 ms jitter', impairment: { jitterMs: 40 }, seeds: 1 },
+  { label: '5% reordering', impairment: { reorder: 0.05 }, seeds: 1 },
+  ...(['pitch', 'fade', 'silence'] as const).map((concealment) => ({ label: `5% loss + 40 ms jitter + 5% reordering, ${concealment} concealment`, impairment: ISSUE, seeds, concealment })),
+  ...(['pitch', 'fade'] as const).map((concealment) => ({ label: `10% loss + 60 ms jitter + 5% reordering, ${concealment} concealment`, impairment: HEAVY, seeds, concealment })),
 ];
 
 function pick(prompts: Prompt[], n: number): Prompt[] {
@@ -150,10 +154,16 @@ async function main(): Promise<void> {
     stream.push(pcm);
     return (await stream.endUtterance()).text;
   };
-  const config = loadConfig({ env: {}, overrides: { rtp: { portMin: 42960, portMax: 42979 } } });
   const clock = new MediaClock(1_000_000); // ticked by hand: simulated time
-  const listener = new RtpListener({ config: config.rtp, logger: silentLogger(), clock });
-  const receiver = await Receiver.open(listener, clock, config.rtp.tickMs);
+  // One receive path per concealment mode (the mode is the RTP config's).
+  const listeners: RtpListener[] = [];
+  const receivers = new Map<ConcealmentMode | undefined, Receiver>();
+  for (const mode of new Set(CONDITIONS.map((c) => c.concealment))) {
+    const config = loadConfig({ env: {}, overrides: { rtp: { portMin: 42960 + 4 * listeners.length, portMax: 42963 + 4 * listeners.length, ...(mode ? { concealment: mode } : {}) } } });
+    const listener = new RtpListener({ config: config.rtp, logger: silentLogger(), clock });
+    listeners.push(listener);
+    receivers.set(mode, await Receiver.open(listener, clock, config.rtp.tickMs));
+  }
   const audio = prompts.map((p) => readWav(readFileSync(p.path)).samples);
   if (audio.some((a, i) => readWav(readFileSync(prompts[i]!.path)).sampleRate !== 8000 || a.length === 0)) throw new Error('the prompts are expected at 8 kHz');
   const rows: Array<{ label: string; wer: number; errors: number; words: number; lossPct: number; concealedPct: number; perSeed: number[] }> = [];
@@ -170,7 +180,7 @@ async function main(): Promise<void> {
         let e = 0;
         let w = 0;
         for (const [i, p] of prompts.entries()) {
-          const r = receiver.receive(audio[i]!, c.impairment ? { ...c.impairment, seed: 1 + s * 10_000 + i } : undefined);
+          const r = receivers.get(c.concealment)!.receive(audio[i]!, c.impairment ? { ...c.impairment, seed: 1 + s * 10_000 + i } : undefined);
           const we = wordErrors(p.text, await transcribe(resample(int16ToFloat32(r.pcm), 8000, rate)));
           e += we.errors;
           w += we.refWords;
@@ -189,7 +199,7 @@ async function main(): Promise<void> {
     }
   } finally {
     stream.close();
-    listener.close();
+    for (const l of listeners) l.close();
     clock.stop();
     await engine.close();
   }

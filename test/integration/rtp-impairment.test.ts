@@ -88,10 +88,13 @@ describe('impaired RTP from theo rtp send', () => {
       PCMU.decode(enc, ref, 0);
       const offset = ((frames[0]!.timestamp - sent.first_timestamp) >>> 0) - frames[0]!.position;
       let checked = 0;
-      for (const f of frames) {
+      // The first 10 ms after a loss are cross-faded from the concealment (pitch PLC); from there on, exact.
+      const splice = 80;
+      for (const [i, f] of frames.entries()) {
         if (f.kind !== 'audio') continue;
-        expect(f.pcm).toEqual(ref.subarray(f.position + offset, f.position + offset + f.pcm.length));
-        checked += f.pcm.length;
+        const from = frames[i - 1]?.kind === 'concealed' ? splice : 0;
+        expect(f.pcm.subarray(from)).toEqual(ref.subarray(f.position + offset + from, f.position + offset + f.pcm.length));
+        checked += f.pcm.length - from;
       }
       expect(checked).toBeGreaterThan(total * 0.9);
       const last = frames.at(-1)!;

@@ -4,13 +4,13 @@
 import type { WebSocket } from 'ws';
 import type { SessionEvent } from '../../session/events.js';
 import type { Session } from '../../session/session.js';
-import { droppable, toWire, type WireEvent } from './events.js';
+import { callToWire, droppable, toWire, type WireEvent } from './events.js';
 import type { WsMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 
 export function observeSession(ws: WebSocket, session: Session, opts: { maxQueuedBytes: number; metrics: WsMetrics }): void {
   const outbox = new Outbox(ws, { maxQueuedBytes: opts.maxQueuedBytes, onDropped: () => opts.metrics.dropped.inc({ protocol: 'observer' }) });
-  outbox.send({ type: 'session.observed', session_id: session.id, model: session.model, state: session.state, input_rate: session.inputRate });
+  outbox.send({ type: 'session.observed', session_id: session.id, model: session.model, state: session.state, input_rate: session.inputRate, ...(session.call ? { call: callToWire(session.call) } : {}) });
   const listener = (ev: SessionEvent): void => {
     const wire = toWire(ev);
     if (wire) outbox.send(wire, droppable(wire));

@@ -9,6 +9,7 @@ import { safeEmit } from '../../util/events.js';
 import type { RtpCounters } from './counters.js';
 import { DtmfDetector, type DtmfEvent } from './dtmf.js';
 import type { RtpPacket } from './packet.js';
+import { Concealer, type ConcealmentMode } from './concealment.js';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './receiver-stats.js';
 
 export type AudioFrameKind = 'audio' | 'concealed' | 'silence';
@@ -46,17 +47,13 @@ export interface RtpSource {
 
 export interface RtpStreamOptions {
   jitter: { mode: 'fixed' | 'adaptive'; depthMs: number; minDepthMs: number; maxDepthMs: number; capacity: number };
-  concealment: 'silence' | 'fade';
+  concealment: ConcealmentMode;
   /** Emit talkspurt gaps as silence frames so downstream time stays true (default true). */
   fillGaps?: boolean;
 }
 
 /** Scratch size: bigger gaps and losses are emitted in several frames. */
 const SCRATCH_SAMPLES = 8192;
-/** Fade-out concealment lasts this long, then silence (an unbounded repeat sounds like a stuck tone). */
-const CONCEAL_FADE_MS = 60;
-/** Concealment repeats the last this-many ms of real audio. */
-const CONCEAL_HISTORY_MS = 20;
 
 export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSink {
   readonly source: RtpSource;
@@ -71,9 +68,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   private readonly counters: RtpCounters;
   private readonly opts: RtpStreamOptions;
   private readonly scratch = new Int16Array(SCRATCH_SAMPLES);
-  private history = new Int16Array(0);
-  private historyLen = 0;
-  private concealRun = 0;
+  private concealer: Concealer | undefined;
   private position = 0;
   private readonly listenerError = (_event: string, err: unknown): void => {
     if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
@@ -119,8 +114,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
       this.codec = codec;
       this.jb = new JitterBuffer({ clockRate: codec.clockRate, ...this.opts.jitter });
       this.stats = new ReceiverStats(codec.clockRate);
-      this.history = new Int16Array(Math.ceil((codec.clockRate * CONCEAL_HISTORY_MS) / 1000));
-      this.historyLen = 0;
+      this.concealer = new Concealer(this.opts.concealment, codec.clockRate);
     }
     if (pkt.ssrc !== this.ssrc) {
       if (this.stats.received > 0) this.stats.reset();
@@ -172,21 +166,20 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     while (done < samples) {
       const n = Math.min(samples - done, SCRATCH_SAMPLES);
       const written = codec.decode(payload.subarray(done * bps, (done + n) * bps), this.scratch, 0);
-      this.remember(written);
+      this.concealer?.good(this.scratch.subarray(0, written));
       this.emitFrame(written, (timestamp + done) >>> 0, 'audio');
       done += n;
     }
-    this.concealRun = 0;
   }
 
   onLoss(timestamp: number, samples: number, packets: number): void {
     this.counters.lostPackets += packets;
     this.counters.concealedSamples += samples;
-    const fadeLen = this.opts.concealment === 'fade' ? Math.round((this.sampleRate * CONCEAL_FADE_MS) / 1000) : 0;
     let done = 0;
     while (done < samples) {
       const n = Math.min(samples - done, SCRATCH_SAMPLES);
-      this.conceal(n, fadeLen);
+      if (this.concealer) this.concealer.lost(this.scratch.subarray(0, n));
+      else this.scratch.fill(0, 0, n);
       this.emitFrame(n, (timestamp + done) >>> 0, 'concealed');
       done += n;
     }
@@ -194,7 +187,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
 
   onGap(timestamp: number, samples: number): void {
     this.counters.gapSamples += samples;
-    this.historyLen = 0; // after a pause, concealment must not replay audio from before it
+    this.concealer?.reset(); // after a pause, concealment must not replay audio from before it
     if (this.opts.fillGaps === false) return;
     this.scratch.fill(0);
     let done = 0;
@@ -207,7 +200,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
 
   onReset(reason: StreamResetReason): void {
     this.counters.resets++;
-    this.historyLen = 0;
+    this.concealer?.reset();
     safeEmit(this, this.listenerError, 'reset', reason);
   }
 
@@ -215,36 +208,5 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     const frame: AudioFrame = { pcm: this.scratch.subarray(0, n), sampleRate: this.sampleRate, position: this.position, timestamp, kind };
     this.position += n;
     safeEmit(this, this.listenerError, 'audio', frame);
-  }
-
-  /** Keeps the tail of real audio for concealment. */
-  private remember(n: number): void {
-    const h = this.history;
-    if (h.length === 0) return;
-    if (n >= h.length) {
-      h.set(this.scratch.subarray(n - h.length, n));
-      this.historyLen = h.length;
-    } else {
-      h.copyWithin(0, n);
-      h.set(this.scratch.subarray(0, n), h.length - n);
-      this.historyLen = Math.min(h.length, this.historyLen + n);
-    }
-  }
-
-  /** Fills scratch[0..n) with a faded repeat of the last real audio, then silence. */
-  private conceal(n: number, fadeLen: number): void {
-    const h = this.history;
-    const len = this.historyLen;
-    const start = h.length - len;
-    for (let i = 0; i < n; i++) {
-      const k = this.concealRun + i;
-      if (len === 0 || k >= fadeLen) {
-        this.scratch[i] = 0;
-      } else {
-        const gain = 1 - k / fadeLen;
-        this.scratch[i] = Math.round((h[start + (k % len)] ?? 0) * gain);
-      }
-    }
-    this.concealRun += n;
   }
 }
