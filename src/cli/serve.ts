@@ -178,8 +178,9 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     ws,
     close() {
       closing ??= (async () => {
-        // Calls first: their finals still reach the firehose and the webhooks.
-        await telephony.close();
+        // Calls first: their finals still reach the firehose and the webhooks. A failure there must not keep
+        // the rest (workers, ports, HTTP) from shutting down.
+        await telephony.close().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'telephony shutdown failed'));
         rtp.close();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

@@ -7,6 +7,7 @@
 // after each scenario no call, session or RTP port is left. Then drachtio-server goes away and comes back, and
 // Theo shuts down with a call up (it hangs up with a BYE).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,6 +232,22 @@ describe('SIP adapter on drachtio', () => {
     await drachtio.whenReady();
     expect(drachtio.connections).toBe(2);
     expect((await drachtio.play('options')).statuses).toEqual([200]);
+  });
+
+  it('keeps retrying an unreachable drachtio-server quietly, and still shuts down cleanly', async () => {
+    const unused = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const s = await serveTheo(['--drachtio-host', '127.0.0.1', '--drachtio-port', String(unused), '--drachtio-secret', 'cymru', '--rtp-ports', '42380-42389']);
+    await new Promise((r) => setTimeout(r, 2500)); // several reconnect attempts (150 ms, growing 1.7x)
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^theo_sip_connected 0$/m);
+    const done = await stopTheo(s.run);
+    expect(done?.code).toBe(0);
+    const warnings = done!.stderr.split('\n').filter((l) => l.includes('cannot reach drachtio-server'));
+    expect(warnings.length).toBe(1);
   });
 
   it('on shutdown hangs up the calls in progress with a BYE, after their last words are finalised', async () => {

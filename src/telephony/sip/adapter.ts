@@ -7,6 +7,7 @@
 // rings (180) first; a CANCEL meanwhile releases everything (drachtio-server itself answers 200 and 487).
 // OPTIONS is answered 200 (503 while shutting down) so SBCs and trunks can monitor us. drachtio-srf
 // reconnects with backoff when the server restarts; calls in progress keep their media.
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import Srf from 'drachtio-srf';
@@ -52,6 +53,8 @@ export class SipAdapter {
   private readonly allow: ReadonlySet<string>;
   private isConnected = false;
   private closing = false;
+  /** Failed connection attempts since the last success. */
+  private failures = 0;
   /** Calls between INVITE and answer (ringing, negotiating): they count toward maxCalls. */
   private pending = 0;
   private readonly invites: Counter<'outcome'> | undefined;
@@ -72,12 +75,17 @@ export class SipAdapter {
         return;
       }
       this.isConnected = true;
+      this.failures = 0;
       this.logger.info({ sip: hostport }, 'connected to drachtio-server');
     });
-    // Without an 'error' listener drachtio-srf throws; with one it reconnects with backoff.
+    // Without an 'error' listener drachtio-srf throws; with one it reconnects with backoff. While the server
+    // stays away, every tenth failed attempt is logged (the first one at once).
     this.srf.on('error', (err) => {
-      if (this.isConnected || !this.closing) this.logger.warn({ err: errorMessage(err) }, 'drachtio-server connection error');
       this.isConnected = false;
+      if (this.closing) return;
+      this.failures++;
+      const level = this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug';
+      this.logger[level]({ err: errorMessage(err), attempts: this.failures }, 'cannot reach drachtio-server; retrying');
     });
     (this.srf as unknown as NodeJS.EventEmitter).on('close', () => {
       if (this.isConnected) this.logger.warn('drachtio-server connection lost; reconnecting');
@@ -216,9 +224,31 @@ export class SipAdapter {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.allSettled(this.list().map((c) => c.hangup('shutdown', 'SIP;cause=503;text="service shutting down"')));
-    this.srf.disconnect();
+    this.stopConnection();
     this.isConnected = false;
   }
+
+  /**
+   * Ends the connection and any reconnecting. drachtio-srf's disconnect() throws while it has no socket and
+   * leaves a pending reconnect timer (which would keep the process alive), so its wire protocol is told it is
+   * closing, the timer cleared and its socket ended.
+   */
+  private stopConnection(): void {
+    const wp = (this.srf as unknown as { _app?: { client?: { wp?: WireProtocol } } })._app?.client?.wp;
+    if (!wp) return;
+    wp.closing = true;
+    if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
+    if (wp.reconnectVars) wp.reconnectVars.retryTimer = null;
+    wp.socket?.end();
+    wp.socket?.destroy();
+  }
+}
+
+/** The parts of drachtio-srf's (untyped) client wire protocol that stopping it needs. */
+interface WireProtocol {
+  closing: boolean;
+  socket?: Socket;
+  reconnectVars?: { retryTimer?: NodeJS.Timeout | null };
 }
 
 /** A number rule's session settings that are set (model, language, hot words). */
