@@ -67,6 +67,8 @@ export class AriClient extends EventEmitter<AriClientEvents> {
   private closed = false;
   private everConnected = false;
   private attempt = 0;
+  /** Failed connection attempts since the last success. */
+  private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   connected = false;
 
@@ -84,6 +86,7 @@ export class AriClient extends EventEmitter<AriClientEvents> {
     this.ws = ws;
     ws.on('open', () => {
       this.attempt = 0;
+      this.failures = 0;
       this.connected = true;
       const again = this.everConnected;
       this.everConnected = true;
@@ -109,7 +112,12 @@ export class AriClient extends EventEmitter<AriClientEvents> {
       this.opts.logger.warn({ status: res.statusCode }, res.statusCode === 401 ? 'ARI refused the credentials' : 'ARI refused the event connection');
       ws.terminate();
     });
-    ws.on('error', (err) => this.opts.logger.debug({ err: err.message }, 'ARI websocket error'));
+    ws.on('error', (err) => {
+      // While Asterisk stays away: the first failure and every tenth after it are warnings.
+      this.failures++;
+      const level = this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug';
+      this.opts.logger[level]({ url: this.base, err: err.message, attempts: this.failures }, 'cannot reach ARI; retrying');
+    });
     ws.on('close', () => {
       this.ws = undefined;
       if (this.connected) {
