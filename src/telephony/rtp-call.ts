@@ -29,14 +29,16 @@ export interface CallSessionOptions {
    * 260 ms: past the jitter buffer's deepest hold, so no late packet is still on its way).
    */
   quietAfterMs?: number;
+  /** How many sessions the call had before this stream's (its id gets `_<n>` from then on). */
+  index?: number;
 }
 
 export class RtpCallSession {
   private session: Session | undefined;
   private rate = 0;
   private ended = false;
-  /** Sessions this stream had (a codec change to another rate starts a new one). */
-  private count = 0;
+  /** Sessions this call had (a codec change to another rate, or a stream after an earlier one, starts a new one). */
+  private count: number;
   /** Wall time of the last frame from the stream, and up to when the session has been fed (real or silence). */
   private lastFrameAt = Date.now();
   private fedUntil = Date.now();
@@ -53,10 +55,16 @@ export class RtpCallSession {
     stream.on('audio', (f) => this.onAudio(f));
     stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
     this.quietTimer = setInterval(() => this.feedQuiet(), 20).unref();
+    this.count = opts.index ?? 0;
   }
 
   get current(): Session | undefined {
     return this.session;
+  }
+
+  /** The index the call's next session would get: the `index` of a session for a later stream of the call. */
+  get nextIndex(): number {
+    return this.count;
   }
 
   /** Finalises and closes the session (the call is over); safe to call twice. */

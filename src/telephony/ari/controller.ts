@@ -132,7 +132,8 @@ export class AriController {
       leg.endpoint = ep;
       ep.on('stream', (stream) => {
         if (call.ending) return;
-        leg.media = new RtpCallSession(stream, this.metadata(call.caller, leg), { ...this.opts, onFinal: (text) => this.writeBack(call, leg, text) });
+        // A later stream (RTP back after the first timed out) is the leg's next session, with its own id.
+        leg.media = new RtpCallSession(stream, this.metadata(call.caller, leg), { ...this.opts, index: leg.media?.nextIndex ?? 0, onFinal: (text) => this.writeBack(call, leg, text) });
       });
       if (call.ending) return;
       await client.request('POST', '/bridges', { type: 'mixing', bridgeId: leg.bridgeId, name: `theo-${call.id}` });

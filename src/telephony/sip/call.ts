@@ -66,7 +66,8 @@ export class SipCall {
   ) {
     this.onHold = hold;
     endpoint.on('stream', (stream) => {
-      if (!this.ending) this.sessions.push(new RtpCallSession(stream, meta, opts));
+      // A stream after an earlier one (RTP back after a long hold) is a new session with its own id.
+      if (!this.ending) this.sessions.push(new RtpCallSession(stream, meta, { ...opts, index: this.sessions.at(-1)?.nextIndex ?? 0 }));
     });
     endpoint.on('listenerError', (err) => logger.warn({ callId: id, err: errorMessage(err) }, 'RTP socket error'));
     dialog.on('destroy', () => void this.end('hangup'));

@@ -34,7 +34,7 @@ class FakeSession extends EventEmitter {
   }
 }
 
-function setup(): { stream: EventEmitter; created: CreateSessionOptions[]; sessions: FakeSession[]; call: RtpCallSession } {
+function setup(index?: number): { stream: EventEmitter; created: CreateSessionOptions[]; sessions: FakeSession[]; call: RtpCallSession } {
   const stream = new EventEmitter();
   const created: CreateSessionOptions[] = [];
   const sessions: FakeSession[] = [];
@@ -46,7 +46,7 @@ function setup(): { stream: EventEmitter; created: CreateSessionOptions[]; sessi
       return s as unknown as Session;
     },
   } as unknown as SessionManager;
-  const call = new RtpCallSession(stream as unknown as RtpStream, { callId: 'c/1', direction: 'inbound', source: 'test' }, { sessions: manager, hub: new CallHub(), logger: pino({ level: 'silent' }), model: 'm' });
+  const call = new RtpCallSession(stream as unknown as RtpStream, { callId: 'c/1', direction: 'inbound', source: 'test' }, { sessions: manager, hub: new CallHub(), logger: pino({ level: 'silent' }), model: 'm', ...(index !== undefined ? { index } : {}) });
   return { stream, created, sessions, call };
 }
 
@@ -89,5 +89,15 @@ describe('RtpCallSession', () => {
     expect(s.finished).toBe(true);
     expect(s.closed).toBe(true);
     expect(s.pushed).toBe(160);
+  });
+
+  it("numbers a call's later sessions: a codec change, and a later stream given the first one's next index", () => {
+    const first = setup();
+    first.stream.emit('audio', frame(160));
+    first.stream.emit('audio', frame(320, 'audio', 16000)); // codec change: a new session
+    expect(first.created.map((o) => o.id)).toEqual(['call_c_1', 'call_c_1_1']);
+    const later = setup(first.call.nextIndex);
+    later.stream.emit('audio', frame(160));
+    expect(later.created.map((o) => o.id)).toEqual(['call_c_1_2']);
   });
 });
