@@ -187,7 +187,7 @@ const webhookSchema = z
     /** HMAC-SHA256 key: requests carry `theo-signature: t=<unix s>,v1=<hex of HMAC(secret, "<t>.<body>")>`. */
     secret: z.string().min(1).optional(),
     /** Event types sent; '*' sends all (partials included). */
-    events: z.array(z.string().min(1)).min(1).default(['session.created', 'vad.speech_start', 'transcript.final', 'session.closed', 'error']),
+    events: z.array(z.string().min(1)).min(1).default(['session.created', 'vad.speech_start', 'transcript.final', 'dtmf', 'session.closed', 'error']),
     timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
     /** Attempts after the first; backoff 0.5 s doubling, at most 30 s. */
     maxRetries: z.number().int().min(0).max(20).default(5),

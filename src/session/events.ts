@@ -119,6 +119,16 @@ export interface ClosedEvent extends Base {
   recoveries: number;
 }
 
+/** A DTMF digit the caller pressed (RFC 4733 telephone-event on a call's RTP), reported when it ends. */
+export interface DigitEvent extends Base {
+  type: 'dtmf';
+  /** 0-9, *, #, A-D. */
+  digit: string;
+  durationMs: number;
+  /** Where in the session's audio the digit ended (ms of input so far). */
+  atMs: number;
+}
+
 export interface ErrorEvent extends Base {
   type: 'error';
   code: string;
@@ -138,6 +148,7 @@ export type SessionEvent =
   | BackpressureEvent
   | RecoveringEvent
   | RecoveredEvent
+  | DigitEvent
   | ClosedEvent
   | ErrorEvent;
 

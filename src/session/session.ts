@@ -227,6 +227,12 @@ export class Session extends EventEmitter<SessionEvents> {
     this.stream?.updatePrompt(this.context.prompt(), this.opts.capabilities.hotWords ? this.hotWords : []);
   }
 
+  /** A DTMF digit from the session's source (a call's RFC 4733 events): reported as a `dtmf` event. */
+  dtmf(digit: string, durationMs: number): void {
+    if (this.closed) return;
+    this.emitEvent({ type: 'dtmf', digit, durationMs: Math.round(durationMs), atMs: Math.round((this.inputSamples / this.inputRate) * 1000) });
+  }
+
   /** Asks for HOLD (a call on hold): the silence timeout no longer closes, the hold timeout does. */
   hold(reason = 'requested'): void {
     const s = this.machine.state;

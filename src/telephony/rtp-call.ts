@@ -53,6 +53,10 @@ export class RtpCallSession {
     private readonly opts: CallSessionOptions,
   ) {
     stream.on('audio', (f) => this.onAudio(f));
+    // A digit is reported when it ends (its duration known); telephone-event runs at the audio's clock rate.
+    stream.on('dtmf', (ev) => {
+      if (ev.type === 'end' && !this.ended) this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || 8000));
+    });
     stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
     this.quietTimer = setInterval(() => this.feedQuiet(), 20).unref();
     this.count = opts.index ?? 0;

@@ -1,13 +1,17 @@
 // Calls as sessions over a plain RTP fork: `theo serve --rtp-fork PORT` with a webhook, real speech
 // (Asterisk prompts) sent as G.711 RTP by `theo rtp send` — clean, and with 5% loss, 40 ms jitter and
 // reordering. The call's events, each carrying its call metadata, arrive on the firehose WS /v1/calls/events
-// and, signed, at the webhook; GET /v1/calls lists the live call; the session ends when the RTP stops.
+// and, signed, at the webhook; GET /v1/calls lists the live call; the session ends when the RTP stops. DTMF
+// digits (RFC 4733) pressed during a call come out as dtmf events.
 import { createHmac } from 'node:crypto';
+import dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTelephoneEvent } from '../../src/mediaplane/rtp/dtmf.js';
+import { serializeRtp } from '../../src/mediaplane/rtp/packet.js';
 import { SOUNDS } from '../helpers/audio.js';
 import { hookReceiver, readFirehose, type CallEv, type HookReceiver } from '../helpers/calls.js';
 import { waitFor } from '../helpers/pace.js';
@@ -103,5 +107,53 @@ describe('RTP fork → call sessions', () => {
     await waitFor('session.closed', () => eventsOf(from).some((e) => e.type === 'session.closed'), () => firehose.map((e) => e.type).join(', '));
     const finals = eventsOf(from).filter((e) => e.type === 'transcript.final').map((e) => e.text);
     expect(finals.join(' ')).toMatch(/thank you/);
+  });
+
+  it('reports the DTMF digits pressed during a call (RFC 4733) as dtmf events, at the firehose and the webhook', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const from = sock.address().port;
+    let seq = 100;
+    let ts = 0;
+    const send = (pt: number, payload: Uint8Array, marker = false, timestamp = ts): void => {
+      sock.send(serializeRtp({ marker, payloadType: pt, sequenceNumber: seq++, timestamp, ssrc: 0xd7f0 }, payload), FORK_PORT, '127.0.0.1');
+    };
+    const audio = async (packets: number): Promise<void> => {
+      for (let i = 0; i < packets; i++) {
+        send(0, new Uint8Array(160).fill(0xff));
+        ts += 160;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const digit = async (event: number): Promise<void> => {
+      const ev = (end: boolean, duration: number): Uint8Array => {
+        const b = new Uint8Array(4);
+        writeTelephoneEvent({ event, end, volume: 10, duration }, b, 0);
+        return b;
+      };
+      const start = ts;
+      for (const [i, d] of [160, 320, 480].entries()) {
+        send(101, ev(false, d), i === 0, start);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (let i = 0; i < 3; i++) send(101, ev(true, 640), false, start); // the end, sent three times
+      ts += 640;
+    };
+    await audio(25);
+    await digit(7);
+    await audio(10);
+    await digit(11); // '#'
+    await audio(10);
+    sock.close();
+    await waitFor('two digits', () => eventsOf(from).filter((e) => e.type === 'dtmf').length === 2, () => eventsOf(from).map((e) => e.type).join(', '));
+    const digits = eventsOf(from).filter((e) => e.type === 'dtmf') as Array<CallEv & { digit: string; duration_ms: number; at_ms: number }>;
+    expect(digits.map((d) => [d.digit, d.duration_ms])).toEqual([
+      ['7', 80],
+      ['#', 80],
+    ]);
+    expect(digits[0]!.at_ms).toBeGreaterThanOrEqual(500);
+    expect(digits[1]!.at_ms).toBeGreaterThan(digits[0]!.at_ms);
+    expect(digits[0]!.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
+    await waitFor('webhook digits', () => hooks.hooks.filter((h) => h.event.type === 'dtmf' && h.event.call?.channel_id === `127.0.0.1:${from}>${FORK_PORT}`).length === 2, () => String(hooks.hooks.length));
   });
 });

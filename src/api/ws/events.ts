@@ -60,6 +60,8 @@ function eventToWire(ev: SessionEvent): WireEvent | undefined {
       return { type: ev.type, session_id, reason: ev.reason, next_segment_id: ev.nextSegmentId };
     case 'session.closed':
       return { type: ev.type, session_id, reason: ev.reason, duration_ms: ev.durationMs, segments: ev.segments, dropped_samples: ev.droppedSamples, recoveries: ev.recoveries };
+    case 'dtmf':
+      return { type: 'dtmf', session_id, digit: ev.digit, duration_ms: ev.durationMs, at_ms: ev.atMs };
     case 'error':
       return { type: 'error', session_id, code: ev.code, message: ev.message, recoverable: ev.recoverable };
   }

@@ -20,6 +20,10 @@ class FakeSession extends EventEmitter {
   ) {
     super();
   }
+  digits: Array<[string, number]> = [];
+  dtmf(digit: string, ms: number): void {
+    this.digits.push([digit, ms]);
+  }
   push(f: Int16Array): boolean {
     this.pushed += f.length;
     return true;
@@ -99,5 +103,14 @@ describe('RtpCallSession', () => {
     const later = setup(first.call.nextIndex);
     later.stream.emit('audio', frame(160));
     expect(later.created.map((o) => o.id)).toEqual(['call_c_1_2']);
+  });
+
+  it("passes a digit's end to the session (duration at the codec's clock), not its begin", () => {
+    const { stream, sessions } = setup();
+    stream.emit('audio', frame(160));
+    const ev = { digit: '5', event: 5, timestamp: 160, volume: 10, endLost: false };
+    stream.emit('dtmf', { ...ev, type: 'begin', duration: 160 });
+    stream.emit('dtmf', { ...ev, type: 'end', duration: 800 });
+    expect(sessions[0]!.digits).toEqual([['5', 100]]);
   });
 });
