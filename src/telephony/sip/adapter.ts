@@ -183,11 +183,12 @@ export class SipAdapter {
           });
         });
       }
-      if (cancelled || this.closing) {
+      if (cancelled) {
         this.count('cancelled');
         this.logger.info({ callId: req.get('Call-ID'), from: req.callingNumber, to: req.calledNumber }, 'call cancelled before answer');
         return;
       }
+      if (this.closing) return this.reject(res, 503, 'unavailable', 'shutting down', req);
       const dialog = await this.srf.createUAS(req, res, { localSdp: sdp, headers: { Allow: ALLOW } });
       answered = true;
       this.count('answered');

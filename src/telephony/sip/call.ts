@@ -69,18 +69,9 @@ export class SipCall {
       // A stream after an earlier one (RTP back after a long hold) is a new session with its own id.
       if (!this.ending) this.sessions.push(new RtpCallSession(stream, meta, { ...opts, index: this.sessions.at(-1)?.nextIndex ?? 0 }));
     });
-    endpoint.on('listenerError', (err) => logger.warn({ callId: id, err: errorMessage(err) }, 'RTP socket error'));
     dialog.on('destroy', () => void this.end('hangup'));
     dialog.on('modify', (req, res) => this.reinvite(req, res));
     this.watchdog = setInterval(() => this.checkMedia(), Math.min(1000, opts.mediaTimeoutMs / 4)).unref();
-  }
-
-  get port(): number {
-    return this.endpoint.port;
-  }
-
-  get held(): boolean {
-    return this.onHold;
   }
 
   /** A re-INVITE: answered from the same port; hold and resume follow the offer's direction. */
