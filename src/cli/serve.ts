@@ -100,11 +100,19 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   }
   const scheduler = new BasicScheduler(workers, registry);
   const catalog = createCatalog(models, workers, config.models.default);
+  let closing: Promise<void> | undefined;
   const app = createHttpApp({
     logger: componentLogger(logger, 'http'),
     registry,
     version: VERSION,
     apiKey: config.api.apiKey,
+    ready: () => {
+      if (closing) return { ready: false, reason: 'shutting down' };
+      const mine = workers.status().filter((w) => w.model === config.models.default);
+      if (mine.some((w) => w.state === 'serving')) return { ready: true };
+      const state = mine[0]?.state ?? 'missing';
+      return { ready: false, reason: `model '${config.models.default}' is ${state === 'starting' || state === 'restarting' ? 'loading' : state}` };
+    },
     health: {
       rtp: () => {
         const s = rtp.stats();
@@ -168,7 +176,6 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host, models: toLoad }, 'theo serving');
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     port: addr.port,

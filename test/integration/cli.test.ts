@@ -22,6 +22,15 @@ describe('theo serve', () => {
     expect(metrics).toMatch(/^rtp_active_streams 0$/m);
     expect(metrics).toMatch(/^# TYPE rtp_packets_total counter$/m);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+    // Ready once the default model's worker serves; until then 503 saying it is loading.
+    let ready = await fetch(`${url}/ready`);
+    for (let i = 0; i < 300 && ready.status !== 200; i++) {
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { reason: string }).reason).toMatch(/^model 'pocketsphinx-en-us' is loading$/);
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await fetch(`${url}/ready`);
+    }
+    expect(await ready.json()).toEqual({ ready: true });
     const missing = await fetch(`${url}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/no route for GET \/nope/);

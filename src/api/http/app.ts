@@ -14,11 +14,18 @@ export interface HealthSource {
   (): Record<string, unknown>;
 }
 
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+}
+
 export interface HttpAppOptions {
   logger: Logger;
   registry: Registry;
   version: string;
   health: Record<string, HealthSource>;
+  /** Readiness (GET /ready): whether requests can be served now, and why not. */
+  ready?: () => Readiness;
   startedAt?: number;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
   apiKey?: string | undefined;
@@ -95,7 +102,16 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
       }
     }
     ctx.status = ok ? 200 : 503;
-    ctx.body = { status: ok ? 'ok' : 'degraded', version: opts.version, uptime_s: Math.round((Date.now() - startedAt) / 1000), components };
+    const readiness = opts.ready?.();
+    ctx.body = { status: ok ? 'ok' : 'degraded', ...(readiness ? { ready: readiness.ready } : {}), version: opts.version, uptime_s: Math.round((Date.now() - startedAt) / 1000), components };
+  });
+
+  // Readiness for load balancers and orchestrators: 503 until the default model serves (and while shutting
+  // down); /health stays the liveness view (200 while the process is up).
+  router.get('/ready', (ctx) => {
+    const r = opts.ready?.() ?? { ready: true };
+    ctx.status = r.ready ? 200 : 503;
+    ctx.body = r.ready ? { ready: true } : { ready: false, reason: r.reason ?? 'not ready' };
   });
 
   router.get('/metrics', async (ctx) => {
