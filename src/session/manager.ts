@@ -77,7 +77,7 @@ export class SessionManager {
 
   create(o: CreateSessionOptions): Session {
     if (this.closed) throw new TheoError('closed', 'the session manager is shut down');
-    if (this.sessions.size >= this.opts.sessions.max) {
+    if (this.full) {
       throw new TheoError('session_limit', `too many sessions: the limit is ${this.opts.sessions.max}`, { limit: this.opts.sessions.max });
     }
     const id = o.id ?? `sess_${randomUUID()}`;

@@ -48,6 +48,9 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
   const metrics = config.webhooks.length > 0 ? createWebhookMetrics(deps.registry) : undefined;
   const sinks = config.webhooks.map((w) => new WebhookSink(hub, w, logger, metrics));
   const common = { sessions: deps.sessions, hub, logger, model: config.model ?? deps.defaultModel, language: config.language, hotWords: config.hotWords, denoise: config.denoise };
+  // Where ARI and SIP peers are told to send RTP, worked out (and warned about) once, when first needed.
+  let advertisedHost: string | undefined;
+  const rtpHost = (): string => (advertisedHost ??= advertised(deps.rtpHost, logger));
   const fork = await RtpFork.open(deps.rtp, { ...common, ports: config.fork.ports, allow: config.fork.allow }, logger);
   const ari = config.ari;
   let client: AriClient | undefined;
@@ -56,7 +59,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     const ariLog = logger.child({ component: 'ari' });
     client = new AriClient({ url: ari.url, user: ari.user, password: ari.password, app: ari.app, logger: ariLog });
     controller = new AriController(
-      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? advertised(deps.rtpHost, logger), format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent, split: ari.split },
+      { ...common, client, app: ari.app, rtp: deps.rtp, rtpHost: ari.rtpHost ?? rtpHost(), format: ari.format, transcriptVariable: ari.transcriptVariable, userEvent: ari.userEvent, split: ari.split },
       ariLog,
     );
     const c = client;
@@ -70,7 +73,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
       {
         ...common,
         rtp: deps.rtp,
-        rtpHost: c.rtpHost ?? advertised(deps.rtpHost, logger),
+        rtpHost: c.rtpHost ?? rtpHost(),
         drachtio: { host: c.host, port: c.port, secret: c.secret, pingIntervalMs: c.pingIntervalMs },
         codecs: c.codecs,
         maxCalls: c.maxCalls,

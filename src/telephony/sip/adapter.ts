@@ -134,8 +134,10 @@ export class SipAdapter {
 
   private async onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
     let cancelled = false;
+    let stopRinging: (() => void) | undefined;
     req.on('cancel', () => {
       cancelled = true;
+      stopRinging?.();
     });
     if (this.closing) return this.reject(res, 503, 'unavailable', 'shutting down', req);
     if (this.allow.size > 0 && !this.allow.has(req.source_address)) return this.reject(res, 403, 'forbidden', `source ${req.source_address} is not allowed`, req);
@@ -177,10 +179,10 @@ export class SipAdapter {
         res.send(180);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, ringMs);
-          req.on('cancel', () => {
+          stopRinging = () => {
             clearTimeout(t);
             resolve();
-          });
+          };
         });
       }
       if (cancelled) {

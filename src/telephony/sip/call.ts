@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type Srf from 'drachtio-srf';
 import { errorMessage } from '../../errors/index.js';
+import { MediaClock } from '../../mediaplane/clock.js';
 import { codecByName } from '../../mediaplane/codec/codec.js';
 import type { PayloadTypeMap } from '../../mediaplane/codec/payload-types.js';
 import type { RtpEndpoint } from '../../mediaplane/rtp/endpoint.js';
@@ -48,8 +49,8 @@ export class SipCall {
   private readonly sessions: RtpCallSession[] = [];
   private readonly watchdog: NodeJS.Timeout;
   private onHold: boolean;
-  private lastReceived = 0;
-  private lastPacketAt = Date.now();
+  /** Media-clock time of the last RTP packet (or of answering, or of the last hold change). */
+  private lastPacketAt = MediaClock.now();
   private version = 1;
   private ending: Promise<void> | undefined;
 
@@ -110,7 +111,7 @@ export class SipCall {
   private setHold(hold: boolean): void {
     if (hold === this.onHold) return;
     this.onHold = hold;
-    this.lastPacketAt = Date.now();
+    this.lastPacketAt = MediaClock.now();
     this.logger.info({ callId: this.id, hold }, hold ? 'call on hold' : 'call resumed');
     if (hold) for (const s of this.sessions) s.current?.hold('sip_hold');
   }
@@ -121,14 +122,9 @@ export class SipCall {
 
   private checkMedia(): void {
     if (this.ending) return;
-    let received = 0;
-    for (const s of this.endpoint.streams()) received += s.receiverStats()?.received ?? 0;
-    const now = Date.now();
-    if (received !== this.lastReceived) {
-      this.lastReceived = received;
-      this.lastPacketAt = now;
-      return;
-    }
+    // The streams know when their last packet came; a stream that timed out is gone, its time kept here.
+    for (const s of this.endpoint.streams()) this.lastPacketAt = Math.max(this.lastPacketAt, s.lastArrivalMs);
+    const now = MediaClock.now();
     if (!this.onHold && now - this.lastPacketAt >= this.opts.mediaTimeoutMs) {
       this.logger.info({ callId: this.id, silentMs: now - this.lastPacketAt }, 'no RTP: ending the call');
       void this.hangup('media_timeout', 'SIP;cause=408;text="media timeout"');
