@@ -3,6 +3,7 @@
 // process as under `theo serve`. Partials are shown in place on a terminal, finals one per line; --json
 // prints every session event as one JSON line.
 import { readFile } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TheoConfig } from '../config/index.js';
 import { decodeAudio } from '../audio/decode.js';
 import { errorMessage } from '../errors/index.js';
@@ -91,7 +92,12 @@ export async function streamCommand(
     for (let i = 0, k = 0; i < audio.samples.length && !signal.aborted; i += frame, k++) {
       const ok = session.push(audio.samples.subarray(i, Math.min(audio.samples.length, i + frame)));
       if (opts.fast) {
-        if (!ok || k % 50 === 49) await session.whenReady();
+        if (!ok || k % 50 === 49) {
+          await session.whenReady();
+          // A turn of the event loop (whenReady may resolve at once): the VAD runner drains on setImmediate,
+          // and without it the ring would fill with audio the VAD never got to (dropped past 60 s).
+          await nextTurn();
+        }
       } else {
         const wait = t0 + (k + 1) * frameMs - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));

@@ -33,7 +33,7 @@ export interface WorkerLink {
    * One decoding pass over an open utterance (for LocalAgreement partials of engines without native
    * partials). Optional: without it such engines give finals only.
    */
-  transcribe?(pcm: Int16Array, options: { language?: string | undefined; prompt?: string | undefined; signal: AbortSignal }): Promise<PassResult>;
+  transcribe?(pcm: Int16Array, options: { sampleRate: number; language?: string | undefined; prompt?: string | undefined; signal: AbortSignal }): Promise<PassResult>;
 }
 
 export interface VadSpeechEvent {

@@ -1,9 +1,11 @@
 // One live transcription session, source-agnostic: PCM frames in (WebSocket, RTP call, CLI), domain events
-// out. Each frame is preprocessed to the model's rate, written to the ring buffer and given to the VAD (at the
-// input rate when Silero runs natively at it and it is lower: an 8 kHz call for a 16 kHz model). A
-// speech start opens an utterance: its audio (from a little before the start) streams to a worker over one
-// TranscribeStream per session; a speech end sends is_last and the worker answers with the final. Finals
-// are post-processed and committed: the WAL records the segment and the ring buffer may reuse the audio.
+// out. Each frame is preprocessed, written to the ring buffer and given to the VAD, all at the session's
+// audio rate: the input's own when Silero runs natively at it and it is below the model's (an 8 kHz call
+// for a 16 kHz model), else the model's. A speech start opens an utterance: its audio (from a little before
+// the start) streams to a worker over one TranscribeStream per session, at the session's rate (the worker
+// resamples what it is sent, so silence is never resampled); a speech end sends is_last and the worker
+// answers with the final. Finals are post-processed and committed: the WAL records the segment and the
+// ring buffer may reuse the audio.
 //
 // Crash recovery: audio of every utterance not yet final stays in the ring buffer. When the worker stream
 // breaks, the session reopens one on a serving worker with first_segment_id = the first uncommitted
@@ -69,7 +71,7 @@ export interface SessionEvents {
 
 interface Utterance {
   segmentId: number;
-  /** Ring offsets (model-rate samples): [start, end); end undefined while speech goes on. */
+  /** Ring offsets (samples at the session's rate): [start, end); end undefined while speech goes on. */
   start: number;
   end: number | undefined;
   /** Sent to the current worker stream up to here. */
@@ -99,19 +101,22 @@ export interface SessionStats {
 /** Margin on what a late speech start can still claim before the VAD's decided offset (dips, windows). */
 const START_MARGIN_MS = 250;
 const SEND_CHUNK_MS = 500;
+const INT16_SCALE = 1 / 32768;
 const EMPTY = new Float32Array(0);
 
 export class Session extends EventEmitter<SessionEvents> {
   readonly id: string;
   readonly model: string;
   readonly inputRate: number;
+  /** The model's rate. */
   readonly sampleRate: number;
   /**
-   * The VAD's rate: the input's own when Silero runs natively at it and it is below the model's (an 8 kHz
-   * call for a 16 kHz model: the VAD costs ~1.7x less and the upsampled band holds nothing more), else the
-   * model's. Its offsets are mapped to the ring's (model-rate) offsets by toRing().
+   * The rate the session keeps audio at (preprocessing output, ring buffer, VAD, worker stream): the input's
+   * own when Silero runs natively at it and it is below the model's (an 8 kHz call for a 16 kHz model: the
+   * VAD costs ~1.7x less, the ring half the memory, and the upsampled band holds nothing more), else the
+   * model's. The worker resamples to the model's rate.
    */
-  readonly vadRate: number;
+  readonly audioRate: number;
   readonly quality: AudioQuality;
   private readonly opts: SessionOptions;
   private readonly deps: SessionDeps;
@@ -166,13 +171,13 @@ export class Session extends EventEmitter<SessionEvents> {
     this.now = deps.now ?? Date.now;
     this.inputRate = opts.inputRate;
     this.sampleRate = opts.capabilities.sampleRate;
-    this.vadRate = (opts.inputRate === 8000 || opts.inputRate === 16000) && opts.inputRate < this.sampleRate ? opts.inputRate : this.sampleRate;
+    this.audioRate = (opts.inputRate === 8000 || opts.inputRate === 16000) && opts.inputRate < this.sampleRate ? opts.inputRate : this.sampleRate;
     this.createdAt = this.now();
     this.call = opts.call;
     const p = opts.preprocess;
     this.pre = createPreprocessor({
       inputRate: opts.inputRate,
-      outputRate: this.sampleRate,
+      outputRate: this.audioRate,
       dc: p.enabled ? p.dc : false,
       gain: p.enabled && p.gain,
       denoise: p.enabled ? p.denoise : false,
@@ -181,8 +186,8 @@ export class Session extends EventEmitter<SessionEvents> {
       ...(deps.onWarning ? { onWarning: deps.onWarning } : {}),
     });
     this.quality = this.pre.quality;
-    this.ring = new RingBuffer({ capacity: opts.sessions.bufferSeconds * this.sampleRate, forceCommitRatio: opts.sessions.forceCommitRatio });
-    this.sendChunk = Math.round((SEND_CHUNK_MS / 1000) * this.sampleRate);
+    this.ring = new RingBuffer({ capacity: opts.sessions.bufferSeconds * this.audioRate, forceCommitRatio: opts.sessions.forceCommitRatio });
+    this.sendChunk = Math.round((SEND_CHUNK_MS / 1000) * this.audioRate);
     this.machine = new SessionStateMachine({ timeouts: opts.sessions.timeouts, nowMs: this.now(), ...(deps.onListenerError ? { onListenerError: (err: unknown) => deps.onListenerError?.('state', err) } : {}) });
     this.machine.onTransition((t) => this.emitEvent({ type: 'session.state', from: t.from, to: t.to, reason: t.detail ? `${t.reason}: ${t.detail}` : t.reason }));
     this.hotWords = [...(opts.hotWords ?? [])];
@@ -192,7 +197,7 @@ export class Session extends EventEmitter<SessionEvents> {
       !opts.capabilities.nativePartials && opts.interimResults && opts.sessions.localAgreement > 0 && deps.link.transcribe
         ? new LocalAgreement({ n: opts.sessions.localAgreement })
         : undefined;
-    this.vadStream = deps.vad(this.vadRate, (ev) => this.onVad(ev), opts.vad);
+    this.vadStream = deps.vad(this.audioRate, (ev) => this.onVad(ev), opts.vad);
     deps.metrics?.activeSessions.inc();
     // Emitted here nobody could hear it: it goes out on the next microtask, or before any other event.
     this.createdEvent = { type: 'session.created', model: this.model, inputRate: this.inputRate, sampleRate: this.sampleRate, sessionId: this.id, at: this.createdAt, ...(this.call ? { call: this.call } : {}) };
@@ -257,7 +262,9 @@ export class Session extends EventEmitter<SessionEvents> {
     const f = this.toFloat(frame);
     this.inputSamples += n;
     const out = this.pre.processView(f);
-    this.writeRing(out, now, this.vadRate === this.sampleRate ? out : this.pre.inputView);
+    // Stages that left the frame as it came (DC removal on a line without offset) hand it back as it is: the
+    // Int16 frame then goes to the ring without a conversion.
+    this.writeRing(out, now, out === f && frame instanceof Int16Array ? frame : undefined, this.pre.detectView);
     return this.backpressure === 'ok';
   }
 
@@ -387,12 +394,15 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // ---- input -----------------------------------------------------------------------------------
 
+  /** An Int16 frame as floats, in a scratch array of the frame's length (frames of one source have one length: no allocation per frame). */
   private toFloat(frame: Int16Array | Float32Array): Float32Array {
     if (frame instanceof Float32Array) return frame;
-    if (this.f32.length < frame.length) this.f32 = new Float32Array(frame.length);
+    const n = frame.length;
+    if (this.f32.length !== n) this.f32 = new Float32Array(n);
     const f = this.f32;
-    for (let i = 0; i < frame.length; i++) f[i] = (frame[i] as number) / 32768;
-    return f.subarray(0, frame.length);
+    // x / 32768 exactly (a power of two), as a multiplication.
+    for (let i = 0; i < n; i++) f[i] = (frame[i] as number) * INT16_SCALE;
+    return f;
   }
 
   /** Real-time input ahead of the clock by more than the bound is rate-limited, by twice the bound dropped. */
@@ -428,28 +438,26 @@ export class Session extends EventEmitter<SessionEvents> {
     return awaiting === 0 || (this.ring.fill < 0.5 && awaiting < 4);
   }
 
-  /** What the preprocessor still holds (the resampler's look-ahead) goes to the ring; the VAD has heard it all at its rate. */
+  /**
+   * What the preprocessor still holds goes to the ring: a resampler's look-ahead (the VAD hears it too) and a
+   * denoiser's partial frame (audio the VAD has heard already).
+   */
   private flushPreprocessor(): void {
     const tail = this.pre.flush();
-    if (tail.length > 0) this.writeRing(tail, this.now(), this.vadRate === this.sampleRate ? tail : EMPTY);
+    if (tail.length > 0) this.writeRing(tail, this.now(), undefined, this.audioRate === this.inputRate ? EMPTY : tail);
   }
 
   /**
-   * Writes preprocessed samples to the ring and gives the VAD its view of the same audio: `vad` is
-   * `samples` itself when the VAD runs at the model's rate, else the same time span at the input rate.
+   * Writes preprocessed samples to the ring, and gives the VAD its view of the same span (`vad`: before
+   * denoise and gain; as long as `samples` but for what a denoiser holds back). `pcm`: `samples` as Int16
+   * when the caller has them (no conversion needed).
    */
-  private writeRing(samples: Float32Array, now: number, vad: Float32Array): void {
+  private writeRing(samples: Float32Array, now: number, pcm: Int16Array | undefined, vad: Float32Array): void {
     const n = samples.length;
     let accepted = 0;
     if (n > 0) {
-      if (this.i16.length < n) this.i16 = new Int16Array(n);
-      const pcm = this.i16;
-      for (let i = 0; i < n; i++) {
-        const v = (samples[i] as number) * 32768;
-        pcm[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
-      }
       this.maybeForceCommit(n, now);
-      accepted = this.ring.write(pcm.subarray(0, n));
+      accepted = this.ring.write(pcm ?? this.toInt16(samples));
       if (accepted < n) {
         this.dropped += n - accepted;
         this.deps.metrics?.droppedSamples.inc(n - accepted);
@@ -458,8 +466,8 @@ export class Session extends EventEmitter<SessionEvents> {
       this.lastWriteWall = now;
     }
     // What the ring refused, the VAD does not hear either, so their offsets stay in step.
-    const heard = vad === samples ? accepted : Math.max(0, vad.length - Math.round(((n - accepted) * this.vadRate) / this.sampleRate));
-    if (heard > 0) this.vadStream.push(vad.subarray(0, heard));
+    const heard = Math.max(0, vad.length - (n - accepted));
+    if (heard > 0) this.vadStream.push(heard === vad.length ? vad : vad.subarray(0, heard));
     if (n === 0) return;
     const open = this.openUtterance();
     if (open) this.sendUpTo(open, this.liveLimit());
@@ -469,12 +477,21 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Samples the VAD has decided (events up to here are out). */
   private decided(): number {
     const processed = this.vadStream.processedOffset;
-    return processed === undefined ? this.ring.writeOffset : Math.min(this.ring.writeOffset, this.toRing(processed));
+    return processed === undefined ? this.ring.writeOffset : Math.min(this.ring.writeOffset, processed);
   }
 
-  /** A VAD offset (samples at the VAD's rate) as a ring offset (samples at the model's rate). */
-  private toRing(vadOffset: number): number {
-    return this.vadRate === this.sampleRate ? vadOffset : Math.round((vadOffset * this.sampleRate) / this.vadRate);
+  /** Float samples in [-1, 1] as Int16 (rounded, clamped) in a scratch array of their length, valid until the next call. */
+  private toInt16(samples: Float32Array): Int16Array {
+    const n = samples.length;
+    if (this.i16.length !== n) this.i16 = new Int16Array(n);
+    const pcm = this.i16;
+    for (let i = 0; i < n; i++) {
+      const v = (samples[i] as number) * 32768;
+      // floor(c + 0.5) on the clamped value, through an integer truncation of a positive number: Math.round.
+      const c = v >= 32767 ? 32767 : v > -32768 ? v : v === v ? -32768 : 0;
+      pcm[i] = ((c + 32768.5) | 0) - 32768;
+    }
+    return pcm;
   }
 
   /**
@@ -485,7 +502,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * batching is timed, before and after a crash recovery.
    */
   private liveLimit(): number {
-    const hold = Math.max(0, Math.round(((this.opts.vad.minSilenceMs - this.opts.vad.speechPadMs) / 1000) * this.sampleRate));
+    const hold = Math.max(0, Math.round(((this.opts.vad.minSilenceMs - this.opts.vad.speechPadMs) / 1000) * this.audioRate));
     return Math.max(0, this.decided() - hold);
   }
 
@@ -509,7 +526,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Between utterances, audio older than what a late speech start could still claim is committed. */
   private commitSilence(): void {
     if (this.openUtterance()) return;
-    const keep = Math.round(((this.opts.vad.speechPadMs + this.opts.vad.minSpeechMs + START_MARGIN_MS) / 1000) * this.sampleRate);
+    const keep = Math.round(((this.opts.vad.speechPadMs + this.opts.vad.minSpeechMs + START_MARGIN_MS) / 1000) * this.audioRate);
     let fence = this.decided() - keep;
     const first = this.pending.find((u) => !u.forceCommitted);
     if (first) fence = Math.min(fence, first.start);
@@ -522,7 +539,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.closed) return;
     this.deps.metrics?.vadEvents.inc({ type: ev.type });
     const now = this.now();
-    const offset = this.toRing(ev.offset);
+    const offset = ev.offset;
     if (ev.type === 'speech_start') {
       if (this.openUtterance()) return;
       this.startUtterance(offset, now, ev.forced ?? false);
@@ -533,7 +550,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private startUtterance(offset: number, now: number, continued: boolean): void {
-    const pad = continued ? 0 : Math.round((this.opts.vad.speechPadMs / 1000) * this.sampleRate);
+    const pad = continued ? 0 : Math.round((this.opts.vad.speechPadMs / 1000) * this.audioRate);
     const last = this.pending[this.pending.length - 1];
     const start = Math.max(offset - pad, this.ring.committedOffset, this.ring.oldestOffset, last?.end ?? 0, 0);
     const u: Utterance = {
@@ -560,7 +577,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private endUtterance(u: Utterance, offset: number, forced: boolean, now: number): void {
     // A cut inside speech (max segment length, a forced commit) ends exactly there: the next utterance goes on from it.
-    const pad = forced ? 0 : Math.round((this.opts.vad.speechPadMs / 1000) * this.sampleRate);
+    const pad = forced ? 0 : Math.round((this.opts.vad.speechPadMs / 1000) * this.audioRate);
     const padded = Math.min(this.ring.writeOffset, offset + pad);
     u.end = Math.max(padded, u.sent, u.start);
     u.forced = forced;
@@ -580,7 +597,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Wall time at which the sample at `offset` arrived (the last write minus the audio after it). */
   private wallOf(offset: number, now: number): number {
-    const behind = ((this.ring.writeOffset - offset) / this.sampleRate) * 1000;
+    const behind = ((this.ring.writeOffset - offset) / this.audioRate) * 1000;
     return (this.opts.realtime ? this.lastWriteWall : now) - (this.opts.realtime ? Math.max(0, behind) : 0);
   }
 
@@ -595,7 +612,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const native = this.opts.capabilities.hotWords;
     return {
       sessionId: this.id,
-      sampleRate: this.sampleRate,
+      sampleRate: this.audioRate,
       ...(this.opts.language ? { language: this.opts.language } : {}),
       prompt: this.context.prompt(),
       hotWords: native ? this.hotWords : [],
@@ -789,13 +806,13 @@ export class Session extends EventEmitter<SessionEvents> {
     const u = this.openUtterance();
     if (!la || !u || !link.transcribe || this.passInFlight || now - this.lastPassWall < this.opts.sessions.partialIntervalMs) return;
     const to = this.ring.writeOffset;
-    if (to - u.start < this.sampleRate / 2) return;
+    if (to - u.start < this.audioRate / 2) return;
     this.lastPassWall = now;
     const controller = new AbortController();
     this.passInFlight = controller;
     const pcm = this.ring.read(u.start, to, new Int16Array(to - u.start));
     link
-      .transcribe(pcm, { language: this.opts.language, prompt: this.context.prompt(), signal: controller.signal })
+      .transcribe(pcm, { sampleRate: this.audioRate, language: this.opts.language, prompt: this.context.prompt(), signal: controller.signal })
       .then((r) => {
         if (controller.signal.aborted || this.openUtterance() !== u || this.closed) return;
         const words = r.text.split(/\s+/).filter(Boolean);
@@ -822,7 +839,7 @@ export class Session extends EventEmitter<SessionEvents> {
   // ---- helpers -----------------------------------------------------------------------------------
 
   private ms(offset: number): number {
-    return Math.round((offset / this.sampleRate) * 1000);
+    return Math.round((offset / this.audioRate) * 1000);
   }
 
   private emitEvent(ev: DistributiveOmit<SessionEvent, 'sessionId' | 'at'>): void {

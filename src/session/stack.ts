@@ -76,7 +76,7 @@ export async function createSessionStack(opts: SessionStackOptions): Promise<Ses
     link: (model) => {
       const entry = lookup(model);
       const capabilities = capabilitiesOf(entry.manifest);
-      return { link: workerLinkFor(workers, model, capabilities.sampleRate), capabilities };
+      return { link: workerLinkFor(workers, model), capabilities };
     },
     vadFactory: vadFactoryFor(vad, config.vad),
     postprocessor: createPostprocessor({ hotWordThreshold: config.postprocess.hotWordThreshold }),

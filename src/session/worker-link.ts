@@ -9,7 +9,7 @@ const PASS_PRIORITY = 5;
 
 let passIds = 0;
 
-export function workerLinkFor(manager: Pick<WorkerManager, 'client' | 'whenServing'>, model: string, sampleRate: number): WorkerLink {
+export function workerLinkFor(manager: Pick<WorkerManager, 'client' | 'whenServing'>, model: string): WorkerLink {
   return {
     open: (config) => manager.client(model).openStream(config),
     whenServing: (timeoutMs) => manager.whenServing(model, timeoutMs),
@@ -20,7 +20,8 @@ export function workerLinkFor(manager: Pick<WorkerManager, 'client' | 'whenServi
         {
           requestId: `pass-${++passIds}`,
           audio,
-          sampleRate,
+          // The session's rate: the worker resamples to its model's.
+          sampleRate: options.sampleRate,
           ...(options.language ? { language: options.language } : {}),
           ...(options.prompt ? { prompt: options.prompt } : {}),
           task: 'transcribe',

@@ -22,6 +22,8 @@ export interface BatchBuffers {
   readonly state: Float32Array;
   readonly probability: Float32Array;
   readonly stateOut: Float32Array;
+  /** stateOut row j (128 floats at j * 128) as a view, for j < 2 * maxBatch: copied out without a view per window. */
+  readonly stateOutRows: readonly Float32Array[];
 }
 
 export interface VadModel {
@@ -41,11 +43,15 @@ export interface VadModel {
 
 export function allocateBatchBuffers(rate: VadSampleRate, maxBatch: number): BatchBuffers {
   const rowSamples = contextSamples(rate) + windowSamples(rate);
+  const stateOut = new Float32Array(maxBatch * STATE_SIZE);
+  const stateOutRows: Float32Array[] = [];
+  for (let j = 0; j < STATE_LAYERS * maxBatch; j++) stateOutRows.push(stateOut.subarray(j * STATE_WIDTH, (j + 1) * STATE_WIDTH));
   return {
     rowSamples,
     input: new Float32Array(maxBatch * rowSamples),
     state: new Float32Array(maxBatch * STATE_SIZE),
     probability: new Float32Array(maxBatch),
-    stateOut: new Float32Array(maxBatch * STATE_SIZE),
+    stateOut,
+    stateOutRows,
   };
 }

@@ -122,6 +122,8 @@ export class StreamImpl implements VadStream {
   private readonly detector: SpeechDetector;
   private readonly context: Float32Array;
   private readonly state = new Float32Array(STATE_SIZE);
+  /** The state's layers as views (made once), so batches copy them with set(). */
+  private readonly stateLayers: readonly Float32Array[] = Array.from({ length: STATE_LAYERS }, (_, l) => this.state.subarray(l * STATE_WIDTH, (l + 1) * STATE_WIDTH));
   /** The state holds the idle state already (no need to copy it again). */
   private stateIdle = false;
   /** The state is still the zero state of a stream start: the model has heard nothing yet. */
@@ -189,13 +191,25 @@ export class StreamImpl implements VadStream {
     if (n === 0) return;
     this.ensure(n);
     const buf = this.buf;
-    let j = this.written - this.base;
+    const at = this.written - this.base;
+    // The common case (every sample finite and in [-1, 1]) is checked first and copied in one set().
+    let clean = true;
     for (let i = 0; i < n; i++) {
-      let v = frame[i] as number;
-      if (v - v !== 0) v = 0;
-      else if (v > 1) v = 1;
-      else if (v < -1) v = -1;
-      buf[j++] = v;
+      const v = frame[i] as number;
+      if (!(v >= -1 && v <= 1)) {
+        clean = false;
+        break;
+      }
+    }
+    if (clean) buf.set(frame, at);
+    else {
+      for (let i = 0; i < n; i++) {
+        let v = frame[i] as number;
+        if (v - v !== 0) v = 0;
+        else if (v > 1) v = 1;
+        else if (v < -1) v = -1;
+        buf[at + i] = v;
+      }
     }
     this.written += n;
     this.pushed += n;
@@ -272,30 +286,17 @@ export class StreamImpl implements VadStream {
 
   /** Writes the head window (with its context) as row i, and the state, into a batch of n. */
   gather(b: BatchBuffers, n: number, i: number): void {
-    const { input, state } = b;
-    const ctx = this.ctx;
-    const win = this.win;
-    const buf = this.buf;
-    let o = i * b.rowSamples;
-    for (let k = 0; k < ctx; k++) input[o++] = this.context[k] as number;
+    const o = i * b.rowSamples;
     const r = this.consumed - this.base;
-    for (let k = 0; k < win; k++) input[o++] = buf[r + k] as number;
-    for (let l = 0; l < STATE_LAYERS; l++) {
-      const dst = (l * n + i) * STATE_WIDTH;
-      const src = l * STATE_WIDTH;
-      for (let k = 0; k < STATE_WIDTH; k++) state[dst + k] = this.state[src + k] as number;
-    }
+    b.input.set(this.context, o);
+    b.input.set(this.buf.subarray(r, r + this.win), o + this.ctx);
+    for (let l = 0; l < STATE_LAYERS; l++) b.state.set(this.stateLayers[l] as Float32Array, (l * n + i) * STATE_WIDTH);
   }
 
   /** Takes row i of a finished batch of n for the head window, unless the stream was reset or closed since. */
   scatter(b: BatchBuffers, n: number, i: number, epoch: number): void {
     if (this.isClosed || epoch !== this.epochNo) return;
-    const out = b.stateOut;
-    for (let l = 0; l < STATE_LAYERS; l++) {
-      const src = (l * n + i) * STATE_WIDTH;
-      const dst = l * STATE_WIDTH;
-      for (let k = 0; k < STATE_WIDTH; k++) this.state[dst + k] = out[src + k] as number;
-    }
+    for (let l = 0; l < STATE_LAYERS; l++) this.state.set(b.stateOutRows[l * n + i] as Float32Array, l * STATE_WIDTH);
     this.stateIdle = false;
     this.stateFresh = false;
     this.skipRun = 0;

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Engine, EngineResult, EngineStream, StreamHypothesis, StreamOptions, Task, TranscribeOptions } from '../engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
+import { createResampler, type ResamplerStage } from '../audio/stages/resample.js';
 import {
   ERROR_CODE_METADATA,
   MAX_MESSAGE_BYTES,
@@ -104,6 +105,27 @@ export function s16leToFloat32(buf: Uint8Array): Float32Array {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i, true) / 32768;
+  return out;
+}
+
+/** Lowest and highest PCM rate a request may send; the worker resamples to the model's rate. */
+export const MIN_INPUT_RATE = 8000;
+export const MAX_INPUT_RATE = 48000;
+
+function checkInputRate(rate: number, modelRate: number): void {
+  if (rate === modelRate) return;
+  if (!Number.isInteger(rate) || rate < MIN_INPUT_RATE || rate > MAX_INPUT_RATE) {
+    throw invalid(`sample_rate ${rate} Hz is not supported: send ${MIN_INPUT_RATE}..${MAX_INPUT_RATE} Hz (the model runs at ${modelRate} Hz)`, { sampleRate: rate, expected: modelRate });
+  }
+}
+
+function resampleWhole(pcm: Float32Array, from: number, to: number): Float32Array {
+  const r = createResampler(from, to);
+  const head = r.process(pcm);
+  const tail = r.flush();
+  const out = new Float32Array(head.length + tail.length);
+  out.set(head);
+  out.set(tail, head.length);
   return out;
 }
 
@@ -371,11 +393,10 @@ class SttWorkerServer implements WorkerServer {
       throw new TheoError('codec_unsupported', 'ENCODED_FILE is not supported by this worker: decode and resample on the runtime side, then send PCM_S16LE or PCM_F32LE');
     }
     if (req.encoding !== 'PCM_S16LE' && req.encoding !== 'PCM_F32LE') throw invalid(`unsupported audio encoding ${req.encoding}`);
-    if (req.sampleRate !== rate) {
-      throw invalid(`sample_rate ${req.sampleRate} Hz does not match the model's ${rate} Hz: resample before sending`, { sampleRate: req.sampleRate, expected: rate });
-    }
+    checkInputRate(req.sampleRate, rate);
     if (req.audio.byteLength === 0) throw invalid('no audio in the request');
-    return req.encoding === 'PCM_S16LE' ? s16leToFloat32(req.audio) : f32leToFloat32(req.audio);
+    const pcm = req.encoding === 'PCM_S16LE' ? s16leToFloat32(req.audio) : f32leToFloat32(req.audio);
+    return req.sampleRate === rate ? pcm : resampleWhole(pcm, req.sampleRate, rate);
   }
 
   private fileOptions(req: TranscribeFileRequestMsg): Omit<TranscribeOptions, 'signal'> {
@@ -415,7 +436,12 @@ class StreamSession {
   private configured = false;
   private closed = false;
   private chain: Promise<void> = Promise.resolve();
+  /** The model's rate: what the engine gets, and what sample counts below are in. */
   private rate = 0;
+  /** The rate the client sends (offsets are in it); a resampler to the model's rate when they differ. */
+  private inRate = 0;
+  /** Restarted at every utterance, so an utterance sent again after a recovery resamples to the same samples. */
+  private resampler: ResamplerStage | undefined;
   private interim = false;
   private nextSegmentId = 0;
   private options: StreamOptions = { task: 'transcribe', hotWords: [], interimResults: false };
@@ -465,12 +491,8 @@ class StreamSession {
     if (!this.configured) throw invalid('the first message of a stream must carry config');
     if (kind === 'audio' && msg.audio) {
       const pcm = s16leToFloat32(msg.audio.pcm);
-      this.baseOffsetMs ??= (msg.audio.offsetSamples / this.rate) * 1000;
-      if (pcm.length > 0) {
-        if (this.engineStream) this.engineStream.push(pcm);
-        else this.buffered.push(pcm);
-        this.samplesTotal += pcm.length;
-      }
+      this.baseOffsetMs ??= (msg.audio.offsetSamples / this.inRate) * 1000;
+      if (pcm.length > 0) this.take(this.resampler ? this.resampler.process(pcm).slice() : pcm);
       if (msg.audio.isLast) await this.finalise();
     } else if (kind === 'prompt' && msg.prompt) {
       this.options = { ...this.options, prompt: msg.prompt.prompt || undefined, hotWords: msg.prompt.hotWords };
@@ -480,12 +502,18 @@ class StreamSession {
     }
   }
 
+  /** Model-rate samples of the current utterance to the engine (or its buffer). */
+  private take(pcm: Float32Array): void {
+    if (pcm.length === 0) return;
+    if (this.engineStream) this.engineStream.push(pcm);
+    else this.buffered.push(pcm);
+    this.samplesTotal += pcm.length;
+  }
+
   private configure(c: NonNullable<StreamRequestMsg['config']>): void {
     const engine = this.server.engine;
     this.sessionId = c.sessionId || randomUUID();
-    if (c.sampleRate !== engine.capabilities.sampleRate) {
-      throw invalid(`stream sample_rate ${c.sampleRate} Hz does not match the model's ${engine.capabilities.sampleRate} Hz: resample before sending`);
-    }
+    checkInputRate(c.sampleRate, engine.capabilities.sampleRate);
     const task = taskOf(c.task);
     if (task === 'translate' && !engine.capabilities.translate) throw invalid('this model cannot translate');
     if (!this.server.registerStream(this)) {
@@ -494,7 +522,9 @@ class StreamSession {
       throw invalid(`session '${id}' already has an open stream on this worker`);
     }
     this.configured = true;
-    this.rate = c.sampleRate;
+    this.rate = engine.capabilities.sampleRate;
+    this.inRate = c.sampleRate;
+    this.resampler = c.sampleRate === this.rate ? undefined : createResampler(c.sampleRate, this.rate);
     this.interim = c.interimResults;
     this.nextSegmentId = c.firstSegmentId;
     const quality = c.audioQuality === 'telephony' || c.audioQuality === 'wideband' ? c.audioQuality : undefined;
@@ -509,6 +539,8 @@ class StreamSession {
   }
 
   private async finalise(): Promise<void> {
+    // The resampler's look-ahead (half a filter) ends the utterance; flush() also restarts it for the next.
+    if (this.resampler) this.take(this.resampler.flush());
     if (this.engineStream) {
       // Partials the engine emits while it finalises (its last block) still belong to this segment: the id
       // moves on only once the final is in.

@@ -256,7 +256,7 @@ async function instrumentedManager(config: Readonly<TheoConfig>, stack: SessionS
   const registry = createRegistry({ defaultMetrics: false });
   const entry = ModelRegistry.scan(config.models.dir).get(MODEL);
   const capabilities = capabilitiesOf(entry.manifest);
-  const real = workerLinkFor(stack.workers, MODEL, capabilities.sampleRate);
+  const real = workerLinkFor(stack.workers, MODEL);
   const link: WorkerLink = {
     open(cfg) {
       const log = new StreamLog(cfg, performance.now());

@@ -5,9 +5,9 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] as number;
 }
 
-export function summarize(samples: number[]): { p50: number; p95: number; p99: number; mean: number; n: number } {
+export function summarize(samples: number[]): { p50: number; p95: number; p99: number; max: number; mean: number; n: number } {
   const s = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
+  return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s.length > 0 ? (s[s.length - 1] as number) : NaN, mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
 }
 
 export function fmt(x: number, digits = 1): string {

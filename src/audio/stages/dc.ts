@@ -70,6 +70,8 @@ class DcBlocker implements DcStage {
   private w = 0;
   private target = 0;
   private out = new Float32Array(0);
+  /** out[0, n) for the last block length n: blocks of one stream have one length, so no view is made per block. */
+  private view = new Float32Array(0);
 
   constructor(
     readonly inputRate: number,
@@ -89,7 +91,8 @@ class DcBlocker implements DcStage {
   process(block: Float32Array): Float32Array {
     const n = block.length;
     if (this.out.length < n) this.out = new Float32Array(Math.max(n, this.out.length * 2));
-    const out = this.out;
+    if (this.view.length !== n || this.view.buffer !== this.out.buffer) this.view = this.out.subarray(0, n);
+    const out = this.view;
     const { b0, b1, b2, a1, a2 } = this.c;
     let z1 = this.z1;
     let z2 = this.z2;
@@ -105,9 +108,13 @@ class DcBlocker implements DcStage {
     } else {
       let { mean, w, target } = this;
       const { meanStep, fadeStep } = this;
+      // Until an output sample differs from its input, out[] is not written (a live session's buffer stays
+      // out of the cache); if none does, the block itself is the output.
+      let changed = false;
       for (let i = 0; i < n; i++) {
         let x = block[i] as number;
-        if (x - x !== 0) x = 0;
+        const clean = x - x === 0;
+        if (!clean) x = 0;
         const y = b0 * x + z1;
         z1 = b1 * x - a1 * y + z2;
         z2 = b2 * x - a2 * y;
@@ -116,15 +123,23 @@ class DcBlocker implements DcStage {
         if (level > DC_ENGAGE) target = 1;
         else if (level < DC_RELEASE) target = 0;
         if (w !== target) w = target > w ? Math.min(1, w + fadeStep) : Math.max(0, w - fadeStep);
+        if (!changed) {
+          if (w === 0 && clean) continue;
+          changed = true;
+          for (let k = 0; k < i; k++) out[k] = block[k] as number;
+        }
         out[i] = w === 0 ? x : w === 1 ? y : w * y + (1 - w) * x;
       }
       this.mean = Math.abs(mean) < TINY ? 0 : mean;
       this.w = w;
       this.target = target;
+      this.z1 = Math.abs(z1) < TINY ? 0 : z1;
+      this.z2 = Math.abs(z2) < TINY ? 0 : z2;
+      return changed ? out : block;
     }
     this.z1 = Math.abs(z1) < TINY ? 0 : z1;
     this.z2 = Math.abs(z2) < TINY ? 0 : z2;
-    return out.subarray(0, n);
+    return out;
   }
 
   flush(): Float32Array {
@@ -141,7 +156,7 @@ class DcBlocker implements DcStage {
   }
 }
 
-/** A DC-removal stage at `rate` Hz. Outputs alias an internal buffer. */
+/** A DC-removal stage at `rate` Hz. Outputs alias an internal buffer (adaptive and disengaged: the block itself). */
 export function createDcBlocker(rate: number, opts: DcOptions = {}): DcStage {
   return new DcBlocker(rate, opts);
 }

@@ -46,22 +46,24 @@ export interface Preprocessor {
   /** Processes the next block; returns a new array (possibly shorter or longer than the block). */
   process(block: Float32Array): Float32Array;
   /**
-   * As process(), without the copy: the result is a view of a stage's buffer (or of the block itself) and is
+   * As process(), without the copy and without timing the stages: the result is a view of a stage's buffer,
+   * or the block itself when every stage left it as it was (DC removal on audio without an offset), and is
    * valid only until the next call. For a caller that consumes each block at once (a live session).
    */
   processView(block: Float32Array): Float32Array;
   /**
-   * The last block as the input-rate stages (DC removal) left it, before resampling: a view valid until the
-   * next call, the same length as the block. A live session feeds it to its VAD at the input rate.
+   * After processView(): the same block after DC removal and resampling only, before denoise and gain (a
+   * view valid until the next call). A live session's VAD hears it: Silero is trained on noisy speech, and
+   * RNNoise's artefacts would only mislead it.
    */
-  readonly inputView: Float32Array;
+  readonly detectView: Float32Array;
   /** End of stream: returns what the stages still hold; then the preprocessor is like new. */
   flush(): Float32Array;
   /** Drops all state (a new stream); counters and timings are kept. */
   reset(): void;
   /** Frees native resources (the denoiser); the preprocessor must not be used afterwards. */
   dispose(): void;
-  /** CPU seconds spent in each active stage since creation. */
+  /** CPU seconds spent in each active stage by process() and flush() since creation. */
   timings(): Record<string, number>;
 }
 
@@ -75,6 +77,7 @@ export interface PreprocessedAudio {
 }
 
 let warnedNoDenoiser = false;
+const NOTHING = new Float32Array(0);
 
 class Chain implements Preprocessor {
   readonly inputRate: number;
@@ -87,9 +90,9 @@ class Chain implements Preprocessor {
   private readonly denoiser: DenoiseStage | undefined;
   private scratch = new Float32Array(0);
   private nonFinite = 0;
-  /** Stages before this index run at the input rate. */
-  private readonly inputStages: number;
-  private lastInput: Float32Array = new Float32Array(0);
+  /** Stages before this index are DC removal and resampling (what detectView holds). */
+  private readonly detectStages: number;
+  private lastDetect: Float32Array = new Float32Array(0);
 
   constructor(opts: PreprocessorOptions) {
     checkRate('inputRate', opts.inputRate);
@@ -100,8 +103,8 @@ class Chain implements Preprocessor {
     const chain: AudioStage[] = [];
     const dc = opts.dc ?? 'auto';
     if (dc !== false) chain.push(createDcBlocker(opts.inputRate, { adaptive: dc === 'auto' }));
-    this.inputStages = chain.length;
     if (opts.inputRate !== opts.outputRate) chain.push(createResampler(opts.inputRate, opts.outputRate));
+    this.detectStages = chain.length;
     const denoise = opts.denoise ?? 'auto';
     if (denoise === true || (denoise === 'auto' && this.quality === 'telephony')) {
       if (opts.denoiser) {
@@ -123,27 +126,35 @@ class Chain implements Preprocessor {
     return this.nonFinite;
   }
 
-  get inputView(): Float32Array {
-    return this.lastInput;
+  get detectView(): Float32Array {
+    return this.lastDetect;
   }
 
   process(block: Float32Array): Float32Array {
-    // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
-    return this.processView(block).slice();
-  }
-
-  processView(block: Float32Array): Float32Array {
-    if (block.length === 0) {
-      this.lastInput = block;
-      return block;
-    }
+    if (block.length === 0) return new Float32Array(0);
     let x = this.sanitize(block);
-    if (this.inputStages === 0) this.lastInput = x;
     for (let i = 0; i < this.chain.length; i++) {
       const t0 = process.hrtime.bigint();
       x = (this.chain[i] as AudioStage).process(x);
       this.ns[i] = (this.ns[i] as bigint) + (process.hrtime.bigint() - t0);
-      if (i + 1 === this.inputStages) this.lastInput = x;
+      if (x.length === 0) break;
+    }
+    // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
+    return x.slice();
+  }
+
+  processView(block: Float32Array): Float32Array {
+    if (block.length === 0) {
+      this.lastDetect = block;
+      return block;
+    }
+    let x = this.sanitize(block);
+    // With no stage before it, the view is the block; else the resampler's output (nothing if it held it all).
+    this.lastDetect = this.detectStages === 0 ? x : NOTHING;
+    // Per-frame timing would cost a live session more than its DC removal: only process() is timed.
+    for (let i = 0; i < this.chain.length; i++) {
+      x = (this.chain[i] as AudioStage).process(x);
+      if (i + 1 === this.detectStages) this.lastDetect = x;
       if (x.length === 0) break;
     }
     return x;

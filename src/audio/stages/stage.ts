@@ -13,8 +13,9 @@ export interface AudioStage {
   /**
    * Processes the next block. Returns the output produced so far: it may be shorter or longer than the
    * input (resampler, frame-based denoiser holding samples back) and may alias internal memory that the
-   * next call overwrites, so callers consume or copy it before calling again. Never returns NaN/Infinity:
-   * non-finite input samples are treated as 0.
+   * next call overwrites, or be the block itself when the stage left every sample as it was, so callers
+   * consume or copy it before calling again. Never returns NaN/Infinity: non-finite input samples are
+   * treated as 0.
    */
   process(block: Float32Array): Float32Array;
   /** End of stream: returns what the stage still holds (filter tail, partial frame); then it is like new. */

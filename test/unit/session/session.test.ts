@@ -7,7 +7,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import type { EngineCapabilities, EngineWord } from '../../../src/engines/engine.js';
 import { TheoError } from '../../../src/errors/index.js';
-import { createPreprocessor } from '../../../src/audio/stages/pipeline.js';
 import { createPostprocessor } from '../../../src/postprocess/pipeline.js';
 import type { SessionEvent } from '../../../src/session/events.js';
 import { createSessionMetrics } from '../../../src/session/metrics.js';
@@ -64,6 +63,8 @@ interface SetupOptions {
   onListenerError?: (event: string, err: unknown) => void;
   /** link.transcribe (the session looks for it when it is created). */
   transcribe?: FakeWorkerLink['transcribe'];
+  /** Preprocessing (default: off). */
+  preprocess?: { enabled: boolean; dc: boolean | 'auto'; gain: boolean; denoise: boolean | 'auto' };
 }
 
 function setup(o: SetupOptions = {}) {
@@ -89,7 +90,7 @@ function setup(o: SetupOptions = {}) {
       itn: o.itn ?? true,
       interimResults: o.interimResults ?? true,
       realtime: o.realtime ?? true,
-      preprocess: { enabled: false, dc: false, gain: false, denoise: false },
+      preprocess: o.preprocess ?? { enabled: false, dc: false, gain: false, denoise: false },
       vad: config.vad,
       sessions: config.sessions,
     },
@@ -338,33 +339,30 @@ describe('session: two utterances', () => {
     expect(w.timeline()).toEqual(['12800-32000', 'last@32000', `32000-${48000 - HOLD}`, `last@${48000 - HOLD}`]);
   });
 
-  it('works at 8 kHz input: the VAD hears the call at 8 kHz, the ring and the worker get 16 kHz, offsets map', async () => {
+  it('works at 8 kHz input: the VAD, the ring and the worker stream all run at 8 kHz (the worker resamples)', async () => {
     const h = setup({ inputRate: 8000, frame: 160 });
-    // 160 input samples come out as 320 (the first frame as 248: the resampler holds back 36 input samples).
-    // The VAD's offsets are at 8 kHz: speech 8000..20000 is ring 16000..40000.
+    // Offsets are 8 kHz samples throughout: speech 8000..20000, the pad is 1600, the live hold 800.
     h.vad.at('speech_start', 8000, { firesAt: 10000 }).at('speech_end', 20000, { firesAt: 21760 });
     h.feed(160 * 150);
     expect(h.events[0]).toMatchObject({ type: 'session.created', inputRate: 8000, sampleRate: 16000 });
     expect(h.session.quality).toBe('telephony');
-    expect(h.session.vadRate).toBe(8000);
+    expect(h.session.audioRate).toBe(8000);
     expect(h.vad.sampleRate).toBe(8000);
     expect(h.vad.pushed).toBe(160 * 150);
-    // The VAD got the input itself (no stage before the resampler here), not the upsampled audio.
+    // The VAD got the input itself (no stage here), not upsampled audio.
     expect(Array.from(h.vad.int16(0, 24000))).toEqual(Array.from(ramp(0, 24000)));
     expect(h.session.stats().inputSamples).toBe(24000);
+    // 60 s of 8 kHz Int16 (plus scratch): half the memory of a ring at the model's rate.
+    expect(h.session.stats().memoryBytes).toBeLessThan(60 * 16000 * 2);
     const w = h.link.last;
-    expect(w.config.sampleRate).toBe(16000);
+    expect(w.config.sampleRate).toBe(8000);
     expect(w.config.audioQuality).toBe('telephony');
-    // Speech start seen after frame 63 (ring at 20088, sent up to the hold), end after frame 136 (ring at
-    // 43448, end = 40000 + pad).
-    expect(w.timeline()).toEqual(['12800-43200', 'last@43200']);
-    expect(w.frames[0]?.pcm.length).toBe(20088 - HOLD - 12800);
-    // The worker gets the resampled audio, offsets aligned with the VAD's x2.
-    const pre = createPreprocessor({ inputRate: 8000, outputRate: 16000, dc: false, gain: false, denoise: false });
-    const up: number[] = [];
-    for (let at = 0; at < 24000; at += 160) for (const v of pre.process(Float32Array.from(ramp(at, 160), (x) => x / 32768))) up.push(v);
-    const ring = up.map((v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))) | 0);
-    expect(Array.from(w.samples(12800, 43200))).toEqual(ring.slice(12800, 43200));
+    // Speech start seen after frame 63 (ring at 10080, sent up to the hold), end after frame 136 (ring at
+    // 21760, end = 20000 + pad).
+    expect(w.timeline()).toEqual(['6400-21600', 'last@21600']);
+    expect(w.frames[0]?.pcm.length).toBe(10080 - HOLD / 2 - 6400);
+    // The worker gets the call's own samples.
+    expect(Array.from(w.samples(6400, 21600))).toEqual(Array.from(ramp(6400, 15200)));
     w.final(0, 'hello');
     await settle();
     expect(h.of('vad.speech_start')[0]).toMatchObject({ segmentId: 0, startMs: 1000 });
@@ -372,12 +370,55 @@ describe('session: two utterances', () => {
     expect(h.of('transcript.final')[0]).toMatchObject({ startMs: 800, endMs: 2700 });
   });
 
-  it('runs the VAD at the model rate when the input is above it or not a rate Silero takes', () => {
-    expect(setup({ inputRate: 16000 }).session.vadRate).toBe(16000);
-    expect(setup({ inputRate: 44100, frame: 882 }).session.vadRate).toBe(16000);
-    expect(setup({ inputRate: 11025, frame: 220 }).session.vadRate).toBe(16000);
+  it('writes Int16 frames that preprocessing left as they were to the ring as they came; others rounded and clamped', () => {
+    // DC removal 'auto' on a line without offset leaves the frames untouched: the worker gets the input itself.
+    const sine = Int16Array.from({ length: 48000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)));
+    const differing = (dc: boolean | 'auto'): number => {
+      const h = setup({ preprocess: { enabled: true, dc, gain: false, denoise: false } });
+      speech(h.vad, 16000, 40000);
+      for (let at = 0; at < sine.length; at += 400) {
+        h.clock.advance(25);
+        h.session.push(sine.subarray(at, at + 400));
+      }
+      const got = h.link.last.samples(12800, 43200);
+      return got.filter((v, i) => v !== sine[12800 + i]).length;
+    };
+    expect(differing('auto')).toBe(0);
+    // DC removal always on changes them (the high-pass shifts the phase of even a 440 Hz tone a little).
+    expect(differing(true)).toBeGreaterThan(1000);
+    // Float frames: rounded half up like Math.round, clamped to Int16, NaN as 0.
+    const f = setup();
+    speech(f.vad, 0, 400);
+    const values = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 32766.6, 40000, -32768.4, -40000, Number.NaN];
+    const frame = new Float32Array(400);
+    values.forEach((v, i) => (frame[i] = v / 32768));
+    f.clock.advance(25);
+    f.session.push(frame);
+    for (let at = 400; at < 8000; at += 400) {
+      f.clock.advance(25);
+      f.session.push(new Float32Array(400));
+    }
+    expect(Array.from(f.link.last.samples(0, values.length))).toEqual([1, 0, 2, -1, 3, -2, 32767, 32767, -32768, -32768, 0]);
+  });
+
+  it('the VAD hears the audio before gain (and denoise); the ring and the worker get it after', () => {
+    const h = setup({ inputRate: 8000, frame: 160, preprocess: { enabled: true, dc: false, gain: true, denoise: false } });
+    speech(h.vad, 4000, 20000);
+    h.feed(160 * 150);
+    expect(Array.from(h.vad.int16(0, 24000))).toEqual(Array.from(ramp(0, 24000)));
+    const w = h.link.last;
+    const sent = w.samples(3200, 21600);
+    expect(sent.filter((v, i) => v !== sampleAt(3200 + i)).length).toBeGreaterThan(1000);
+  });
+
+  it('keeps audio at the model rate when the input is above it or not a rate Silero takes', () => {
+    const h = setup({ inputRate: 44100, frame: 882 });
+    expect(h.session.audioRate).toBe(16000);
+    expect(h.vad.sampleRate).toBe(16000);
+    expect(setup({ inputRate: 16000 }).session.audioRate).toBe(16000);
+    expect(setup({ inputRate: 11025, frame: 220 }).session.audioRate).toBe(16000);
     const slow = setup({ inputRate: 16000, caps: { ...HMM_CAPS, sampleRate: 8000 } });
-    expect(slow.session.vadRate).toBe(8000);
+    expect(slow.session.audioRate).toBe(8000);
     expect(slow.vad.sampleRate).toBe(8000);
   });
 

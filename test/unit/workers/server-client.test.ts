@@ -183,12 +183,23 @@ describe('worker server + client', () => {
     expect(enc.err?.details).toMatch(/ENCODED_FILE is not supported/);
   });
 
-  it('a sample rate other than the model rate is INVALID_ARGUMENT, surfaced as a typed error', async () => {
+  it('resamples a file sent at another rate to the model rate; a rate outside 8..48 kHz is INVALID_ARGUMENT', async () => {
     const { client } = await serve(engineFor('echo-rate', { testEngine: 'echo' }));
-    const err = await client.transcribeFile(request('bad', 800, { sampleRate: 8000 })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TheoError);
-    expect((err as TheoError).code).toBe('invalid_argument');
-    expect((err as TheoError).message).toMatch(/sample_rate 8000 Hz does not match the model's 16000 Hz/);
+    // 800 samples of a constant 0.5 at 8 kHz are 1600 at the model's 16 kHz, still about 0.5.
+    const rms = (text: string): number => Number(/rms=([\d.]+)/.exec(text)?.[1]);
+    const up = await client.transcribeFile(request('up', 800, { sampleRate: 8000 }));
+    expect(up.text).toMatch(/^samples=1600 /);
+    expect(rms(up.text)).toBeCloseTo(0.5, 1);
+    expect(up.duration).toBeCloseTo(0.1, 6);
+    const down = await client.transcribeFile(request('down', 4800, { sampleRate: 48000 }));
+    expect(down.text).toMatch(/^samples=1600 /);
+    expect(rms(down.text)).toBeCloseTo(0.5, 1);
+    for (const rate of [4000, 96000]) {
+      const err = await client.transcribeFile(request(`bad-${rate}`, 800, { sampleRate: rate })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TheoError);
+      expect((err as TheoError).code).toBe('invalid_argument');
+      expect((err as TheoError).message).toMatch(new RegExp(`sample_rate ${rate} Hz is not supported: send 8000\\.\\.48000 Hz \\(the model runs at 16000 Hz\\)`));
+    }
     const engineErr = await client.transcribeFile(request('fail', 1, { audio: new Float32Array([-1]) })).catch((e: unknown) => e);
     expect((engineErr as TheoError).code).toBe('engine_failed');
     expect((engineErr as TheoError).message).toMatch(/asked to fail/);
@@ -391,13 +402,35 @@ describe('worker server + client', () => {
     ]);
   });
 
-  it('stream errors arrive as typed errors: wrong rate, a cancelled session', async () => {
+  it('TranscribeStream at 8 kHz for a 16 kHz model: each utterance resampled on its own, times in session time', async () => {
+    const { client } = await serve(engineFor('batch-stream-8k', { testEngine: 'batch' }));
+    const stream = client.openStream({ sessionId: 's8k', sampleRate: 8000, interimResults: false });
+    const events = collect(stream);
+    // 0.1 s at session offset 0.5 s, sent in three frames, then a second utterance of the same audio in one.
+    const tone = (from: number, n: number): Int16Array => Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * (from + i)) / 8000)));
+    stream.write({ pcm: tone(0, 300), offsetSamples: 4000 });
+    stream.write({ pcm: tone(300, 300) });
+    stream.write({ pcm: tone(600, 200), isLast: true });
+    stream.write({ pcm: tone(0, 800), isLast: true });
+    stream.end();
+    const evs = await events;
+    expect(evs.map((e) => [e.kind, e.segmentId, e.startMs, e.endMs])).toEqual([
+      ['final', 0, 500, 600],
+      ['final', 1, 600, 700],
+    ]);
+    // 1600 samples each (800 at 8 kHz upsampled, the look-ahead flushed at is_last), and the same samples
+    // however the utterance was split into frames: what a resend after a recovery relies on.
+    expect(evs[0]?.text).toMatch(/^samples=1600 rms=0\.17\d$/);
+    expect(evs[1]?.text).toBe(evs[0]?.text);
+  });
+
+  it('stream errors arrive as typed errors: unsupported rate, a cancelled session', async () => {
     const { client } = await serve(engineFor('echo-stream-err', { testEngine: 'echo' }));
-    const bad = client.openStream({ sessionId: 'bad', sampleRate: 8000, interimResults: false });
+    const bad = client.openStream({ sessionId: 'bad', sampleRate: 4000, interimResults: false });
     const err = await collect(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TheoError);
     expect((err as TheoError).code).toBe('invalid_argument');
-    expect((err as TheoError).message).toMatch(/8000 Hz does not match/);
+    expect((err as TheoError).message).toMatch(/sample_rate 4000 Hz is not supported/);
 
     const s = client.openStream({ sessionId: 'cancel-me', sampleRate: 16000, interimResults: false });
     const outcome = collect(s).catch((e: unknown) => e);

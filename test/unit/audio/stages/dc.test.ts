@@ -64,7 +64,8 @@ describe('dc removal, adaptive (preprocess.dc: auto)', () => {
       const stage = createDcBlocker(wav.sampleRate, { adaptive: true });
       const y = stage.process(wav.samples);
       expect(stage.engaged, p.name).toBe(false);
-      expect(y.every((v, i) => v === wav.samples[i]), p.name).toBe(true);
+      // Untouched, so the block itself comes back (a live session then writes its Int16 frame as it came).
+      expect(y, p.name).toBe(wav.samples);
     }
   });
 
@@ -73,10 +74,14 @@ describe('dc removal, adaptive (preprocess.dc: auto)', () => {
     const x = sine(440, rate, 6, 0.3);
     for (let i = rate; i < 3 * rate; i++) x[i]! += 0.05; // an offset from 1 s to 3 s
     const stage = createDcBlocker(rate, { adaptive: true });
-    const before = stage.process(x.subarray(0, rate)).slice();
+    const first = x.subarray(0, rate);
+    const before = stage.process(first);
     expect(stage.engaged).toBe(false);
-    expect(before.every((v, i) => v === x[i])).toBe(true);
-    const during = stage.process(x.subarray(rate, 3 * rate)).slice();
+    expect(before).toBe(first);
+    const block = x.subarray(rate, 3 * rate);
+    const filtered = stage.process(block);
+    expect(filtered).not.toBe(block);
+    const during = filtered.slice();
     expect(stage.engaged).toBe(true);
     expect(Math.abs(mean(during, rate, 2 * rate))).toBeLessThan(1e-3); // settled in its second half
     const after = stage.process(x.subarray(3 * rate)).slice();

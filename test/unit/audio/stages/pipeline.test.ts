@@ -128,6 +128,33 @@ describe('preprocessing pipeline', () => {
     expect(maxAbsDiff(run(noisy, 'auto'), run(noisy, false))).toBeGreaterThan(0.01);
   });
 
+  it('detectView: each block after DC removal and resampling, before denoise and gain', () => {
+    const x = concat([sine(400, 8000, 0.5, 0.2), whiteNoise(4000, 0.05, 5)]);
+    for (const outputRate of [8000, 16000]) {
+      const full = createPreprocessor({ inputRate: 8000, outputRate, dc: true, denoiser, denoise: true, gain: true });
+      const bare = createPreprocessor({ inputRate: 8000, outputRate, dc: true, denoise: false, gain: false });
+      const seen: number[] = [];
+      const want: number[] = [];
+      let differs = false;
+      for (let o = 0; o < x.length; o += 160) {
+        const block = x.subarray(o, o + 160);
+        const out = full.processView(block);
+        seen.push(...full.detectView);
+        const plain = bare.processView(block);
+        want.push(...plain);
+        if (out.length !== plain.length || out.some((v, i) => v !== plain[i])) differs = true;
+      }
+      expect(seen, `${outputRate} Hz`).toEqual(want);
+      expect(differs, `${outputRate} Hz: denoise and gain changed the output`).toBe(true);
+      full.dispose();
+    }
+    // No stage at all: the block itself.
+    const none = createPreprocessor({ inputRate: 8000, outputRate: 8000, dc: false, denoise: false, gain: false });
+    const b = sine(300, 8000, 0.02, 0.1);
+    expect(none.processView(b)).toBe(b);
+    expect(none.detectView).toBe(b);
+  });
+
   it('reset starts a new stream; dispose frees the denoiser', () => {
     const p = createPreprocessor({ inputRate: 8000, outputRate: 16000, denoiser });
     const x = sine(440, 8000, 0.3, 0.2);
