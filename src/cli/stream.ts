@@ -3,7 +3,6 @@
 // process as under `theo serve`. Partials are shown in place on a terminal, finals one per line; --json
 // prints every session event as one JSON line.
 import { readFile } from 'node:fs/promises';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TheoConfig } from '../config/index.js';
 import { decodeAudio } from '../audio/decode.js';
 import { errorMessage } from '../errors/index.js';
@@ -94,9 +93,9 @@ export async function streamCommand(
       if (opts.fast) {
         if (!ok || k % 50 === 49) {
           await session.whenReady();
-          // A turn of the event loop (whenReady may resolve at once): the VAD runner drains on setImmediate,
-          // and without it the ring would fill with audio the VAD never got to (dropped past 60 s).
-          await nextTurn();
+          // And the VAD caught up (it drains a window per event-loop turn): ahead of it, the ring would fill
+          // with audio nothing was decided about yet, and drop what comes past its size.
+          await stack.vad.flush();
         }
       } else {
         const wait = t0 + (k + 1) * frameMs - performance.now();

@@ -1,11 +1,11 @@
 // The theo command as a user runs it: `serve` (flags and env for the address, /health and /metrics, clean
 // shutdown, a clear message for bad configuration), the bad-input messages of `rtp send`, and transcribe
 // in batch and through a live session (--stream).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeWav } from '../../src/audio/wav.js';
+import { encodeWav, readWav } from '../../src/audio/wav.js';
 import { runTheo } from '../helpers/theo.js';
 
 describe('theo serve', () => {
@@ -139,6 +139,30 @@ describe('theo transcribe --stream', () => {
     expect(final?.startMs).toBeGreaterThanOrEqual(0);
     expect(final?.endMs).toBeLessThanOrEqual(1592);
     expect(final!.endMs! - final!.startMs!).toBeGreaterThan(600);
+  });
+
+  it('--fast takes a file many times longer than the session buffer: every utterance, nothing dropped', async () => {
+    // 8 × the prompt with 1 s pauses (21 s) through a 5 s ring: the feed must let the VAD keep up.
+    const prompt = readWav(readFileSync(SPEECH));
+    const gap = new Int16Array(prompt.sampleRate);
+    const samples = new Int16Array(8 * (prompt.samples.length + gap.length));
+    for (let k = 0, o = 0; k < 8; k++, o += prompt.samples.length + gap.length) samples.set(prompt.samples, o);
+    const dir = mkdtempSync(join(tmpdir(), 'theo-stream-long-'));
+    const wav = join(dir, 'long.wav');
+    writeFileSync(wav, encodeWav({ sampleRate: prompt.sampleRate, channels: 1, samples }));
+    const config = join(dir, 'theo.json');
+    writeFileSync(config, JSON.stringify({ sessions: { bufferSeconds: 5 } }));
+    const r = await runTheo(['transcribe', wav, '--stream', '--fast', '--json', '--config', config]).done;
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; state?: string; text?: string; droppedSamples?: number });
+    expect(events.filter((e) => e.type === 'session.backpressure' && e.state === 'dropping')).toEqual([]);
+    const finals = events.filter((e) => e.type === 'transcript.final');
+    expect(finals).toHaveLength(8);
+    for (const f of finals) expect(f.text).toMatch(/thank you/);
+    expect(events.at(-1)).toMatchObject({ type: 'session.closed', droppedSamples: 0 });
   });
 
   it('prints finals with their times as plain lines, and a clear line for a missing file', async () => {
