@@ -5,13 +5,14 @@
 // 20 ms frames, at real-time pace on a simulated clock.
 //   1. Cost per 20 ms frame of one session: push() plus the drain of the VAD windows it completed (the
 //      runner infers after push() returns, so each sample is push + await runner.flush()), next to the
-//      bare preprocessor and the bare VAD stream (fed what a session's VAD hears: the 8 kHz call after DC
-//      removal, as sessions run the VAD at the input rate) frame by frame, in turns.
+//      bare preprocessor a session of an 8 kHz call runs (DC removal at 8 kHz: it keeps the call's rate and
+//      the worker resamples) and the bare VAD stream fed what that preprocessor gives, frame by frame, in
+//      turns.
 //   2. Sessions one core sustains: N sessions each get one frame per 20 ms round (one synchronous loop, as a
 //      shared media-clock tick delivers them), then the runner drains on its own default schedule; CPU time
 //      (process.cpuUsage) per round, and the part of it inside Silero's model.run(). Modes: the runner with
 //      maxBatch 1 (every window its own inference), the default runner (maxBatch 64: each drain batches the
-//      windows of all sessions); optional what-if (--modes=...,batched-8k): a model at 8 kHz (no resampling).
+//      windows of all sessions).
 //      Sustained N = the largest N whose p99 round CPU time is under 20 ms (strict: no round may overrun its
 //      20 ms, and the CPU of V8's helper threads on the other core counts too).
 //   3. Sessions one core sustains on a wall clock: the same rounds in a child process pinned to one CPU
@@ -24,7 +25,7 @@
 //   0. Baselines: Silero model.run() alone per window by rate and batch size, and the share of windows the
 //      energy pre-filter skips on this audio with and without the gain stage in front of the VAD.
 // Run: npx tsx test/bench/session.bench.ts [--frames=3000] [--seconds=8] [--warmup=2] [--counts=100,200,...]
-//        [--bisect=2] [--modes=unbatched,batched,batched-8k] [--denoise=1] [--gain=0|1] [--audio=180]
+//        [--bisect=2] [--modes=unbatched,batched] [--denoise=1] [--gain=0|1] [--audio=180]
 //        [--model-windows=3000] [--realtime=1] [--rt-counts=...] [--rt-seconds=10] [--rt-repeats=3]
 //      (or the same as env: SESSION_BENCH_FRAMES, SESSION_BENCH_SECONDS, ...); writes results/session.json.
 import { spawn, spawnSync } from 'node:child_process';
@@ -67,12 +68,11 @@ const BISECT = Number(option('bisect', '2'));
 const MODES = option('modes', 'unbatched,batched').split(',') as Mode[];
 const WITH_DENOISE = option('denoise', '1') !== '0';
 
-type Mode = 'unbatched' | 'batched' | 'batched-8k';
-/** Runner and model rate per mode; the VAD runs at the call's 8 kHz in all; batched-8k is a what-if: a model at 8 kHz, so no resampling. */
+type Mode = 'unbatched' | 'batched';
+/** Runner per mode (the model takes 16 kHz; sessions of the 8 kHz call keep and classify it at 8 kHz). */
 const MODE: Record<Mode, { maxBatch: number; modelRate: 8000 | 16000 }> = {
   unbatched: { maxBatch: 1, modelRate: 16000 },
   batched: { maxBatch: 64, modelRate: 16000 },
-  'batched-8k': { maxBatch: 64, modelRate: 8000 },
 };
 const IN_RATE = 8000;
 const FRAME = IN_RATE / 50;
@@ -225,9 +225,9 @@ function prefilterShares(): { input: string; skipped: number }[] {
     return skipped / n;
   };
   return [
-    { input: '8 kHz input as received (no preprocessing)', skipped: share(pcm, 8000) },
-    { input: `16 kHz after dc + resample, gain off${PRE.gain ? '' : ' (what the sessions VAD gets in this run)'}`, skipped: share(through(false), 16000) },
-    { input: `16 kHz after dc + resample + gain${PRE.gain ? ' (what the sessions VAD gets in this run)' : ''}`, skipped: share(through(true), 16000) },
+    { input: '8 kHz as received (what a session\'s VAD hears: DC removal leaves this line as it is)', skipped: share(pcm, 8000) },
+    { input: '16 kHz after dc + resample', skipped: share(through(false), 16000) },
+    { input: '16 kHz after dc + resample + gain', skipped: share(through(true), 16000) },
   ];
 }
 
@@ -253,10 +253,11 @@ async function perFrame(denoiser: DenoiserFactory | undefined): Promise<{ rows: 
     if (ev.type === 'vad.speech_start') speechEvents++;
     if (ev.type === 'transcript.final') finals++;
   });
-  const chain = { inputRate: IN_RATE, outputRate: BENCH_CAPS.sampleRate, dc: PRE.dc, gain: PRE.gain, denoise: false };
+  // What a session of the 8 kHz call runs: its stages at 8 kHz (the worker resamples to the model's rate).
+  const chain = { inputRate: IN_RATE, outputRate: IN_RATE, dc: PRE.dc, gain: PRE.gain, denoise: false };
   const pre = createPreprocessor(chain);
-  // The bare VAD gets what the session's VAD gets: the 8 kHz input after the input-rate stages (DC removal).
-  const feed = createPreprocessor({ ...chain, outputRate: IN_RATE, gain: false });
+  // The bare VAD gets what the session's VAD gets: the call after DC removal (before gain).
+  const feed = createPreprocessor({ ...chain, gain: false });
   const v = config.vad;
   // The same stream vadFactoryFor() gives a session.
   const vad = runner.createStream({ sampleRate: IN_RATE, sensitivity: v.sensitivity, minSpeechMs: v.minSpeechMs, minSilenceMs: v.minSilenceMs, maxSegmentMs: v.maxSegmentMs }, () => undefined);
@@ -269,7 +270,7 @@ async function perFrame(denoiser: DenoiserFactory | undefined): Promise<{ rows: 
     vadFrames.push(feed.process(f));
   }
   const subjects: { name: string; step: (k: number) => Promise<void> | void; us: number[]; wall: number[] }[] = [
-    { name: `bare preprocessor (${pre.stages.join(', ')}; 8 → 16 kHz)`, step: (k) => void pre.process(floats[k]!), us: [], wall: [] },
+    { name: `bare preprocessor (${pre.stages.join(', ')} at 8 kHz)`, step: (k) => void pre.processView(floats[k]!), us: [], wall: [] },
     {
       name: 'bare VAD stream (push + drain)',
       step: async (k) => {
@@ -690,7 +691,7 @@ for (const r of one.rows) {
 console.log('\n## Sessions per core at real-time pace\n');
 console.log(
   `${SECONDS} s simulated per N after ${WARMUP_S} s warm-up; a round = one 20 ms frame to each of N sessions in one loop (plus the sessions' tick every 100 ms), then the runner's own drain; ` +
-    `CPU = process user+system time of the round. unbatched = runner with maxBatch 1; batched = default runner (maxBatch 64); batched-8k = what-if: the same with a model at 8 kHz (no resampling). The VAD runs at the call's 8 kHz in every mode.\n`,
+    `CPU = process user+system time of the round. unbatched = runner with maxBatch 1; batched = default runner (maxBatch 64). Sessions keep the call at 8 kHz (VAD, ring, worker stream) in both.\n`,
 );
 console.log(
   '| mode | sessions | round CPU ms p50 | p95 | p99 | wall ms p99 | GC pause ms per round | rounds ≥ 20 ms (with GC) | µs per session per round (mean) | of which Silero model.run | 20 ms / µs per session | windows per round | windows per inference | model ran on | p99 < 20 ms |',
@@ -704,7 +705,7 @@ for (const c of capacities) {
   }
 }
 console.log('');
-const TARGETS: Record<Mode, number> = { unbatched: 300, batched: 800, 'batched-8k': 800 };
+const TARGETS: Record<Mode, number> = { unbatched: 300, batched: 800 };
 for (const c of capacities) {
   const last = c.rows.reduce((a, b) => (b.sessions > a.sessions ? b : a));
   console.log(
