@@ -270,8 +270,11 @@ const telephonySchema = z
     model: z.string().min(1).optional(),
     language: z.string().min(2).max(16).optional(),
     hotWords: z.array(z.string().min(1)).default([]),
-    /** RNNoise on call audio. */
-    denoise: z.union([z.boolean(), z.literal('auto')]).default(true),
+    /**
+     * RNNoise on call audio: 'auto' = only while the line is noisy (a clean line passes untouched: RNNoise
+     * costs PocketSphinx WER there, and RNNoise does not run), true = always, false = never.
+     */
+    denoise: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /** Plain RTP fork: every new source that sends to one of these ports becomes a call session. */
     fork: z
       .object({

@@ -1,6 +1,6 @@
 // One inbound RTP stream transcribed as a call session: created on the stream's first audio (its codec
 // gives the rate: 8 kHz G.711, 16 kHz slin16), with the telephony defaults (audio quality 'telephony',
-// denoise on unless configured off), fed every frame the stream emits — real audio, concealment for lost
+// RNNoise while the line is noisy unless configured otherwise), fed every frame the stream emits — real audio, concealment for lost
 // packets and silence for gaps with no packets at all (Asterisk sends none while a bridge is quiet) — so the
 // session's clock and the VAD's timing stay true; while no packets come at all, silence is fed in real
 // time (see feedQuiet). When the stream ends (hangup, idle timeout, endpoint
@@ -131,7 +131,7 @@ export class RtpCallSession {
         ...(this.opts.language ? { language: this.opts.language } : {}),
         hotWords: this.opts.hotWords ?? [],
         realtime: true,
-        denoise: this.opts.denoise ?? true,
+        denoise: this.opts.denoise ?? 'auto',
         call: this.call,
       });
       this.count++;

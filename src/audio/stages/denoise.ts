@@ -14,8 +14,10 @@
 // noise floor (minimum 10 ms frame energy over the last 3 s) and mixes the denoised signal in only while
 // the floor is above -60 dBFS (out again below -66 dBFS), with a 50 ms linear crossfade. The mix weight is
 // fixed per input sample as it arrives, so any block split gives the same output; while disengaged the
-// output is the input sample itself, bit for bit. RNNoise keeps running underneath, so it is warm when
-// it engages.
+// output is the input sample itself, bit for bit. RNNoise itself (most of the stage's cost) does not run
+// while nothing of its output would be mixed in: the stage keeps framing the line and holds its last
+// WARM_FRAMES frames, and when it engages RNNoise first runs over those (100 ms) so it has adapted to the
+// line before its output is faded in.
 //
 // Loading is asynchronous and may fail (no WebAssembly, package missing): loadDenoiser() then resolves to
 // undefined and reports why once per process through onWarning, and callers skip the stage.
@@ -28,6 +30,8 @@ export const RNNOISE_FRAME = 480;
 /** Output lag of rnnoise_process_frame, in 48 kHz samples (one frame: its analysis window overlaps two). */
 export const RNNOISE_DELAY = 480;
 const PCM_SCALE = 32768;
+/** 48 kHz frames RNNoise is warmed on when an adaptive stage engages (100 ms). */
+export const WARM_FRAMES = 10;
 
 /** The part of the emscripten module this stage uses. */
 interface RnnoiseModule {
@@ -46,6 +50,8 @@ export interface DenoiseStage extends AudioStage {
   readonly engaged: boolean;
   /** Output samples that carried some denoised signal, over the stage's life (flush and reset keep it). */
   readonly denoisedSamples: number;
+  /** 48 kHz frames RNNoise has run over the stage's life (an adaptive stage runs none while disengaged). */
+  readonly framesRun: number;
   /** Frees the RNNoise state; the stage must not be used afterwards. */
   dispose(): void;
 }
@@ -144,6 +150,16 @@ class RnnoiseStage implements DenoiseStage {
   private inCount = 0;
   private outCount = 0;
   private vad = 0;
+  /**
+   * Set by the adaptive stage while none of RNNoise's output would be mixed in: frames are not run (their
+   * output is silence, weighted 0), and the last WARM_FRAMES are kept to warm RNNoise when it runs again.
+   */
+  idle = false;
+  private warm: Float32Array | null = null;
+  private warmCount = 0;
+  private warmHead = 0;
+  /** Frames RNNoise actually ran (tests, benchmarks). */
+  framesRun = 0;
 
   constructor(
     private readonly m: RnnoiseModule,
@@ -232,6 +248,8 @@ class RnnoiseStage implements DenoiseStage {
     this.inCount = 0;
     this.outCount = 0;
     this.vad = 0;
+    this.warmCount = 0;
+    this.warmHead = 0;
   }
 
   dispose(): void {
@@ -269,6 +287,14 @@ class RnnoiseStage implements DenoiseStage {
   }
 
   private runFrame(out: Float32Array, at: number): void {
+    if (this.idle) {
+      this.warm ??= new Float32Array(WARM_FRAMES * RNNOISE_FRAME);
+      this.warm.set(this.frame, this.warmHead * RNNOISE_FRAME);
+      this.warmHead = (this.warmHead + 1) % WARM_FRAMES;
+      if (this.warmCount < WARM_FRAMES) this.warmCount++;
+      out.fill(0, at, at + RNNOISE_FRAME);
+      return;
+    }
     const m = this.m;
     if (this.state === 0) {
       this.state = m._rnnoise_create(0);
@@ -278,8 +304,20 @@ class RnnoiseStage implements DenoiseStage {
     // HEAPF32 is replaced when the module's memory grows: read it after the allocations.
     const heap = m.HEAPF32;
     const p = this.framePtr >> 2;
+    if (this.warmCount > 0 && this.warm) {
+      // Back from idle: RNNoise hears the line's last frames first (oldest first), their output unused.
+      const first = (this.warmHead - this.warmCount + WARM_FRAMES) % WARM_FRAMES;
+      for (let k = 0; k < this.warmCount; k++) {
+        const f = (first + k) % WARM_FRAMES;
+        heap.set(this.warm.subarray(f * RNNOISE_FRAME, (f + 1) * RNNOISE_FRAME), p);
+        m._rnnoise_process_frame(this.state, this.framePtr, this.framePtr);
+        this.framesRun++;
+      }
+      this.warmCount = 0;
+    }
     heap.set(this.frame, p);
     this.vad = m._rnnoise_process_frame(this.state, this.framePtr, this.framePtr);
+    this.framesRun++;
     const y = m.HEAPF32.subarray(p, p + RNNOISE_FRAME);
     for (let k = 0; k < RNNOISE_FRAME; k++) {
       const v = (y[k] as number) / PCM_SCALE;
@@ -330,6 +368,8 @@ class AdaptiveDenoiseStage implements DenoiseStage {
   private len = 0;
   private out = new Float32Array(0);
   private denoised = 0;
+  /** Queued samples with a weight above 0: while there are none and the stage is off, RNNoise idles. */
+  private weighted = 0;
 
   constructor(private readonly inner: RnnoiseStage) {
     this.inputRate = inner.inputRate;
@@ -351,15 +391,27 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     return this.denoised;
   }
 
+  /** Frames RNNoise actually ran, warm-up included (tests, benchmarks). */
+  get framesRun(): number {
+    return this.inner.framesRun;
+  }
+
   process(block: Float32Array): Float32Array {
     this.enqueue(block);
+    this.inner.idle = this.idle();
     return this.mix(this.inner.run(block), false);
   }
 
   flush(): Float32Array {
+    this.inner.idle = this.idle();
     const y = this.mix(this.inner.drain(), true).slice();
     this.resetState();
     return y;
+  }
+
+  /** Nothing RNNoise would output now could be mixed in: off, faded out, and no weighted sample queued. */
+  private idle(): boolean {
+    return !this.on && this.w === 0 && this.weighted === 0;
   }
 
   reset(): void {
@@ -384,6 +436,7 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     this.w = 0;
     this.head = 0;
     this.len = 0;
+    this.weighted = 0;
   }
 
   /** Tracks the noise floor, fixes each sample's weight and queues it with the sample. */
@@ -399,6 +452,7 @@ class AdaptiveDenoiseStage implements DenoiseStage {
       w = this.on ? (w + this.step >= 1 ? 1 : w + this.step) : w - this.step <= 0 ? 0 : w - this.step;
       this.dry[tail] = v;
       this.wts[tail] = w;
+      if (w > 0) this.weighted++;
       tail = (tail + 1) & mask;
       this.frameSum += v * v;
       if (++this.frameFill === this.frameLen) this.endFrame();
@@ -454,6 +508,7 @@ class AdaptiveDenoiseStage implements DenoiseStage {
       } else {
         out[i] = w === 1 ? d : w * d + (1 - w) * x;
         denoised++;
+        this.weighted--;
       }
     }
     const used = Math.min(n, this.len);

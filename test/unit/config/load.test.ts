@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ env: { THEO_RTP_FORK_PORTS: '41000, 41002', THEO_ARI_URL: 'http://10.0.0.2:8088', THEO_ARI_USER: 'theo', THEO_ARI_PASSWORD: 'pw' } });
     expect(c.telephony.fork.ports).toEqual([41000, 41002]);
     expect(c.telephony.ari).toEqual({ url: 'http://10.0.0.2:8088', user: 'theo', password: 'pw', app: 'theo', format: 'ulaw', transcriptVariable: 'THEO_TRANSCRIPT', userEvent: 'TheoTranscript', split: 'mixed' });
-    expect(loadConfig({ env: {} }).telephony).toMatchObject({ fork: { ports: [], allow: [] }, webhooks: [], denoise: true });
+    expect(loadConfig({ env: {} }).telephony).toMatchObject({ fork: { ports: [], allow: [] }, webhooks: [], denoise: 'auto' });
     expect(loadConfig({ env: {} }).telephony.ari).toBeUndefined();
     expect(() => loadConfig({ env: { THEO_ARI_URL: 'http://10.0.0.2:8088' } })).toThrow(/the ARI user is required with --ari-url[\s\S]*the ARI password is required/);
     expect(() => loadConfig({ env: { THEO_RTP_FORK_PORTS: '41000,x' } })).toThrow(/THEO_RTP_FORK_PORTS="41000,x" is not a comma-separated list of ports/);

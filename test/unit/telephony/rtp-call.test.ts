@@ -64,7 +64,7 @@ describe('RtpCallSession', () => {
     const { stream, created } = setup();
     stream.emit('audio', frame(160, 'audio', 16000));
     expect(created).toHaveLength(1);
-    expect(created[0]).toMatchObject({ id: 'call_c_1', model: 'm', inputRate: 16000, quality: 'telephony', denoise: true, realtime: true, call: { callId: 'c/1', source: 'test' } });
+    expect(created[0]).toMatchObject({ id: 'call_c_1', model: 'm', inputRate: 16000, quality: 'telephony', denoise: 'auto', realtime: true, call: { callId: 'c/1', source: 'test' } });
   });
 
   it('feeds silence in real time while no packets come, and only the rest of the gap when the stream fills it', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { loadDenoiser, RNNOISE_DELAY, type DenoiserFactory } from '../../../../src/audio/stages/denoise.js';
+import { WARM_FRAMES, loadDenoiser, RNNOISE_DELAY, type DenoiserFactory } from '../../../../src/audio/stages/denoise.js';
 import { existsSync } from 'node:fs';
 import { resample } from '../../../../src/audio/resample.js';
 import { SOUNDS, readSpeech } from '../../../helpers/audio.js';
@@ -158,6 +158,8 @@ describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
     d.dispose();
     expect(engaged).toBe(false);
     expect(d.denoisedSamples).toBe(0);
+    // Nothing of RNNoise's output is used, so RNNoise never ran (the stage costs a fraction of it).
+    expect(d.framesRun).toBe(0);
     expect(y.length).toBe(clean.length);
     expect(y.every((v, i) => Object.is(v, clean[i]))).toBe(true);
   });
@@ -184,6 +186,10 @@ describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
     expect(stayed).toBe(true);
     expect(after - before).toBeLessThan(-10);
     expect(d.denoisedSamples).toBeGreaterThan(x.length - 3 * rate);
+    // RNNoise ran from the engagement on (plus its 100 ms warm-up on the line), not before.
+    const frames48 = (n: number): number => (n * 48000) / rate / 480;
+    expect(d.framesRun).toBeGreaterThan(frames48(x.length - engagedAt) - 2);
+    expect(d.framesRun).toBeLessThan(frames48(x.length - engagedAt) + WARM_FRAMES + 4);
   });
 
   it('lets go within about 3 s after the noise stops, then passes the input through untouched', () => {
