@@ -14,10 +14,11 @@
 // noise floor (minimum 10 ms frame energy over the last 3 s) and mixes the denoised signal in only while
 // the floor is above -60 dBFS (out again below -66 dBFS), with a 50 ms linear crossfade. The mix weight is
 // fixed per input sample as it arrives, so any block split gives the same output; while disengaged the
-// output is the input sample itself, bit for bit. RNNoise itself (most of the stage's cost) does not run
-// while nothing of its output would be mixed in: the stage keeps framing the line and holds its last
-// WARM_FRAMES frames, and when it engages RNNoise first runs over those (100 ms) so it has adapted to the
-// line before its output is faded in.
+// output is the input sample itself, bit for bit. While disengaged the RNNoise path (resampling to 48 kHz
+// and back, RNNoise itself) does not run at all and samples pass straight through; it starts at the sample
+// where the stage engages, first over the line's last WARM_S (100 ms, output unused) so RNNoise has adapted
+// before its output is faded in, and stops at the sample where the fade-out ends, draining what it holds.
+// Both points are fixed per sample, so any block split still gives the same output.
 //
 // Loading is asynchronous and may fail (no WebAssembly, package missing): loadDenoiser() then resolves to
 // undefined and reports why once per process through onWarning, and callers skip the stage.
@@ -30,8 +31,8 @@ export const RNNOISE_FRAME = 480;
 /** Output lag of rnnoise_process_frame, in 48 kHz samples (one frame: its analysis window overlaps two). */
 export const RNNOISE_DELAY = 480;
 const PCM_SCALE = 32768;
-/** 48 kHz frames RNNoise is warmed on when an adaptive stage engages (100 ms). */
-export const WARM_FRAMES = 10;
+/** Adaptive stage: the line's last this many seconds are run through RNNoise, unused, when it engages. */
+export const WARM_S = 0.1;
 
 /** The part of the emscripten module this stage uses. */
 interface RnnoiseModule {
@@ -150,15 +151,7 @@ class RnnoiseStage implements DenoiseStage {
   private inCount = 0;
   private outCount = 0;
   private vad = 0;
-  /**
-   * Set by the adaptive stage while none of RNNoise's output would be mixed in: frames are not run (their
-   * output is silence, weighted 0), and the last WARM_FRAMES are kept to warm RNNoise when it runs again.
-   */
-  idle = false;
-  private warm: Float32Array | null = null;
-  private warmCount = 0;
-  private warmHead = 0;
-  /** Frames RNNoise actually ran (tests, benchmarks). */
+  /** Frames RNNoise has run (tests, benchmarks); reset() keeps it. */
   framesRun = 0;
 
   constructor(
@@ -248,8 +241,6 @@ class RnnoiseStage implements DenoiseStage {
     this.inCount = 0;
     this.outCount = 0;
     this.vad = 0;
-    this.warmCount = 0;
-    this.warmHead = 0;
   }
 
   dispose(): void {
@@ -287,14 +278,6 @@ class RnnoiseStage implements DenoiseStage {
   }
 
   private runFrame(out: Float32Array, at: number): void {
-    if (this.idle) {
-      this.warm ??= new Float32Array(WARM_FRAMES * RNNOISE_FRAME);
-      this.warm.set(this.frame, this.warmHead * RNNOISE_FRAME);
-      this.warmHead = (this.warmHead + 1) % WARM_FRAMES;
-      if (this.warmCount < WARM_FRAMES) this.warmCount++;
-      out.fill(0, at, at + RNNOISE_FRAME);
-      return;
-    }
     const m = this.m;
     if (this.state === 0) {
       this.state = m._rnnoise_create(0);
@@ -304,17 +287,6 @@ class RnnoiseStage implements DenoiseStage {
     // HEAPF32 is replaced when the module's memory grows: read it after the allocations.
     const heap = m.HEAPF32;
     const p = this.framePtr >> 2;
-    if (this.warmCount > 0 && this.warm) {
-      // Back from idle: RNNoise hears the line's last frames first (oldest first), their output unused.
-      const first = (this.warmHead - this.warmCount + WARM_FRAMES) % WARM_FRAMES;
-      for (let k = 0; k < this.warmCount; k++) {
-        const f = (first + k) % WARM_FRAMES;
-        heap.set(this.warm.subarray(f * RNNOISE_FRAME, (f + 1) * RNNOISE_FRAME), p);
-        m._rnnoise_process_frame(this.state, this.framePtr, this.framePtr);
-        this.framesRun++;
-      }
-      this.warmCount = 0;
-    }
     heap.set(this.frame, p);
     this.vad = m._rnnoise_process_frame(this.state, this.framePtr, this.framePtr);
     this.framesRun++;
@@ -340,8 +312,9 @@ const MIN_FRAMES = 10; // frames seen before the first decision (100 ms)
  * RNNoise mixed in only while the line is noisy. Noise floor by minimum statistics: the energy of each
  * 10 ms input frame, minima per 100 ms sub-block in a ring covering ADAPTIVE_WINDOW_S, floor = the least
  * of those and the current sub-block's (before the window has filled, the minimum over what was seen,
- * once 100 ms were). The mix weight of each input sample ramps toward the current decision and waits with
- * the dry sample in a FIFO until RNNoise yields the output sample for that position.
+ * once 100 ms were). Disengaged, samples pass straight through (and into a short history). Engaged, the
+ * mix weight of each input sample ramps toward the current decision and waits with the dry sample in a
+ * FIFO until RNNoise yields the output sample for that position.
  */
 class AdaptiveDenoiseStage implements DenoiseStage {
   readonly name = 'denoise';
@@ -361,15 +334,24 @@ class AdaptiveDenoiseStage implements DenoiseStage {
   private ringMin = Infinity;
   private on = false;
   private w = 0;
+  /** The RNNoise path runs (from the engaging sample to the end of the fade-out). */
+  private active = false;
+  /** Outputs of the RNNoise path still to drop: they belong to the history it was warmed on. */
+  private discard = 0;
+  /** The last WARM_S of input (a ring), for warming RNNoise when the stage engages. */
+  private readonly history: Float32Array;
+  private histAt = 0;
+  private histLen = 0;
   // FIFO of dry samples and their weights, waiting for RNNoise's output at the same positions.
   private dry = new Float32Array(1024);
   private wts = new Float32Array(1024);
   private head = 0;
   private len = 0;
   private out = new Float32Array(0);
+  private outLen = 0;
+  /** This process() call changed a sample (a non-finite one became 0) or ran the RNNoise path. */
+  private altered = false;
   private denoised = 0;
-  /** Queued samples with a weight above 0: while there are none and the stage is off, RNNoise idles. */
-  private weighted = 0;
 
   constructor(private readonly inner: RnnoiseStage) {
     this.inputRate = inner.inputRate;
@@ -377,6 +359,7 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     this.frameLen = Math.max(1, Math.round(this.inputRate / 100));
     this.step = 1 / Math.max(1, Math.round(this.inputRate * ADAPTIVE_FADE_S));
     this.subMins = new Float64Array(Math.round((ADAPTIVE_WINDOW_S * 1000) / (10 * SUB_FRAMES)));
+    this.history = new Float32Array(Math.max(1, Math.round(this.inputRate * WARM_S)));
   }
 
   get voiceProbability(): number {
@@ -391,27 +374,40 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     return this.denoised;
   }
 
-  /** Frames RNNoise actually ran, warm-up included (tests, benchmarks). */
   get framesRun(): number {
     return this.inner.framesRun;
   }
 
   process(block: Float32Array): Float32Array {
-    this.enqueue(block);
-    this.inner.idle = this.idle();
-    return this.mix(this.inner.run(block), false);
+    this.outLen = 0;
+    const n = block.length;
+    let i = 0;
+    this.altered = false;
+    while (i < n) {
+      if (!this.active) {
+        i = this.passThrough(block, i);
+        if (this.on) this.start();
+        // The whole block went through untouched: it is its own output (a session then keeps its Int16 frame).
+        if (i === n && !this.altered && this.outLen === n) return block;
+      } else {
+        this.altered = true;
+        const r = this.enqueue(block, i);
+        this.mix(this.inner.run(block.subarray(i, r)), false);
+        i = r;
+        // Stopped before the end: the fade-out is over there; what RNNoise holds comes out, then it stops.
+        if (r < n) this.stop();
+      }
+    }
+    return this.out.subarray(0, this.outLen);
   }
 
   flush(): Float32Array {
-    this.inner.idle = this.idle();
-    const y = this.mix(this.inner.drain(), true).slice();
+    this.outLen = 0;
+    if (this.active) this.stop();
+    const y = this.out.slice(0, this.outLen);
+    this.inner.reset();
     this.resetState();
     return y;
-  }
-
-  /** Nothing RNNoise would output now could be mixed in: off, faded out, and no weighted sample queued. */
-  private idle(): boolean {
-    return !this.on && this.w === 0 && this.weighted === 0;
   }
 
   reset(): void {
@@ -434,31 +430,87 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     this.ringMin = Infinity;
     this.on = false;
     this.w = 0;
+    this.active = false;
+    this.discard = 0;
+    this.histAt = 0;
+    this.histLen = 0;
     this.head = 0;
     this.len = 0;
-    this.weighted = 0;
   }
 
-  /** Tracks the noise floor, fixes each sample's weight and queues it with the sample. */
-  private enqueue(block: Float32Array): void {
-    this.grow(this.len + block.length);
-    const cap = this.dry.length;
-    const mask = cap - 1;
+  /** Disengaged: samples from `from` go out as they are, until the one after which the stage engages. */
+  private passThrough(block: Float32Array, from: number): number {
+    const n = block.length;
+    this.reserve(n - from);
+    const out = this.out;
+    const hist = this.history;
+    let o = this.outLen;
+    let i = from;
+    while (i < n) {
+      const raw = block[i++] as number;
+      let v = raw;
+      if (raw - raw !== 0) {
+        v = 0;
+        this.altered = true;
+      }
+      out[o++] = v;
+      hist[this.histAt] = v;
+      if (++this.histAt === hist.length) this.histAt = 0;
+      if (this.histLen < hist.length) this.histLen++;
+      this.frameSum += v * v;
+      if (++this.frameFill === this.frameLen) {
+        this.endFrame();
+        if (this.on) break;
+      }
+    }
+    this.outLen = o;
+    return i;
+  }
+
+  /** The stage engages: RNNoise starts afresh on the line's recent history, whose outputs are dropped. */
+  private start(): void {
+    this.active = true;
+    const hist = this.history;
+    const warm = new Float32Array(this.histLen);
+    const first = (this.histAt - this.histLen + hist.length) % hist.length;
+    for (let k = 0; k < this.histLen; k++) warm[k] = hist[(first + k) % hist.length] as number;
+    this.histLen = 0;
+    this.discard = warm.length;
+    this.mix(this.inner.run(warm), false);
+  }
+
+  /** The fade-out is over: RNNoise gives what it holds (the FIFO empties) and the stage passes samples through. */
+  private stop(): void {
+    this.mix(this.inner.drain(), true);
+    this.active = false;
+    this.discard = 0;
+  }
+
+  /**
+   * Engaged: tracks the noise floor, fixes each sample's weight and queues it with the sample, from `from`
+   * until the sample at which the fade-out is over (returned; block.length if none).
+   */
+  private enqueue(block: Float32Array, from: number): number {
+    const n = block.length;
+    this.grow(this.len + n - from);
+    const mask = this.dry.length - 1;
     let tail = (this.head + this.len) & mask;
     let w = this.w;
-    for (let i = 0; i < block.length; i++) {
+    let i = from;
+    for (; i < n; i++) {
+      w = this.on ? (w + this.step >= 1 ? 1 : w + this.step) : w - this.step <= 0 ? 0 : w - this.step;
+      if (!this.on && w === 0) break;
       const raw = block[i] as number;
       const v = raw - raw === 0 ? raw : 0;
-      w = this.on ? (w + this.step >= 1 ? 1 : w + this.step) : w - this.step <= 0 ? 0 : w - this.step;
       this.dry[tail] = v;
       this.wts[tail] = w;
-      if (w > 0) this.weighted++;
       tail = (tail + 1) & mask;
       this.frameSum += v * v;
       if (++this.frameFill === this.frameLen) this.endFrame();
     }
     this.w = w;
-    this.len += block.length;
+    this.len += i - from;
+    return i;
   }
 
   private endFrame(): void {
@@ -485,37 +537,44 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     else if (this.on && floor < ADAPTIVE_RELEASE_DB) this.on = false;
   }
 
-  /** Mixes RNNoise's output with the queued dry samples at the same positions. */
-  private mix(y: Float32Array, last: boolean): Float32Array {
-    // At flush the denoiser's output matches the input length, so it takes exactly what is queued.
-    const n = last ? this.len : y.length;
-    if (this.out.length < n) this.out = new Float32Array(Math.max(n, 2 * this.out.length));
+  /** Mixes RNNoise's output (past what is to be dropped) with the queued dry samples at the same positions, into out. */
+  private mix(all: Float32Array, last: boolean): void {
+    const skip = Math.min(this.discard, all.length);
+    this.discard -= skip;
+    const y = skip > 0 ? all.subarray(skip) : all;
+    // Drained, the path's output matches what it was given, so it takes exactly what is queued.
+    const n = last ? this.len : Math.min(y.length, this.len);
+    this.reserve(n);
     const out = this.out;
     const mask = this.dry.length - 1;
     let h = this.head;
+    let o = this.outLen;
     let denoised = 0;
     for (let i = 0; i < n; i++) {
       const d = i < y.length ? (y[i] as number) : 0;
-      if (i >= this.len) {
-        out[i] = d; // cannot happen: RNNoise never yields a sample before its input
-        continue;
-      }
       const w = this.wts[h] as number;
       const x = this.dry[h] as number;
       h = (h + 1) & mask;
       if (w === 0) {
-        out[i] = x;
+        out[o++] = x;
       } else {
-        out[i] = w === 1 ? d : w * d + (1 - w) * x;
+        out[o++] = w === 1 ? d : w * d + (1 - w) * x;
         denoised++;
-        this.weighted--;
       }
     }
-    const used = Math.min(n, this.len);
     this.head = h;
-    this.len -= used;
+    this.len -= n;
+    this.outLen = o;
     this.denoised += denoised;
-    return out.subarray(0, n);
+  }
+
+  /** Room for `more` output samples after outLen (kept contents). */
+  private reserve(more: number): void {
+    const need = this.outLen + more;
+    if (need <= this.out.length) return;
+    const grown = new Float32Array(Math.max(need, 2 * this.out.length));
+    grown.set(this.out.subarray(0, this.outLen));
+    this.out = grown;
   }
 
   /** Makes the FIFO hold at least `need` samples (capacity a power of two). */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { WARM_FRAMES, loadDenoiser, RNNOISE_DELAY, type DenoiserFactory } from '../../../../src/audio/stages/denoise.js';
+import { WARM_S, loadDenoiser, RNNOISE_DELAY, type DenoiserFactory } from '../../../../src/audio/stages/denoise.js';
 import { existsSync } from 'node:fs';
 import { resample } from '../../../../src/audio/resample.js';
 import { SOUNDS, readSpeech } from '../../../helpers/audio.js';
@@ -149,10 +149,16 @@ describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
     const d = f.create(rate, { adaptive: true });
     let engaged = false;
     const parts: Float32Array[] = [];
+    let same = 0;
     for (let off = 0; off < clean.length; off += 320) {
-      parts.push(d.process(clean.subarray(off, off + 320)).slice());
+      const block = clean.subarray(off, off + 320);
+      const y = d.process(block);
+      if (y === block) same++;
+      parts.push(y.slice());
       engaged ||= d.engaged;
     }
+    // Disengaged, each block is its own output (no copy).
+    expect(same).toBe(Math.ceil(clean.length / 320));
     parts.push(d.flush());
     const y = concat(parts);
     d.dispose();
@@ -189,7 +195,7 @@ describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
     // RNNoise ran from the engagement on (plus its 100 ms warm-up on the line), not before.
     const frames48 = (n: number): number => (n * 48000) / rate / 480;
     expect(d.framesRun).toBeGreaterThan(frames48(x.length - engagedAt) - 2);
-    expect(d.framesRun).toBeLessThan(frames48(x.length - engagedAt) + WARM_FRAMES + 4);
+    expect(d.framesRun).toBeLessThan(frames48(x.length - engagedAt + WARM_S * rate) + 4);
   });
 
   it('lets go within about 3 s after the noise stops, then passes the input through untouched', () => {
@@ -219,6 +225,32 @@ describe('denoise, adaptive (the pipeline\'s denoise: auto)', () => {
       }
       d.dispose();
     }
+  });
+
+  it('engages and lets go twice: as long as its input, the same for any block split, untouched where it is off', () => {
+    const r = 8000;
+    const noisy = withNoise(sine(300, r, 4, 0.2), 11);
+    // A clean line: a tone with pauses, its floor far under -66 dBFS.
+    const quiet = concat([sine(300, r, 1, 0.2), new Float32Array(4 * r)]);
+    const x = concat([quiet.subarray(r, 2 * r), noisy, quiet, noisy, quiet]);
+    const d = f.create(r, { adaptive: true });
+    let switches = 0;
+    let was = false;
+    const parts: Float32Array[] = [];
+    for (let off = 0; off < x.length; off += 160) {
+      parts.push(d.process(x.subarray(off, off + 160)).slice());
+      if (d.engaged !== was) switches++;
+      was = d.engaged;
+    }
+    parts.push(d.flush());
+    const once = concat(parts);
+    expect(switches).toBe(4);
+    expect(once.length).toBe(x.length);
+    for (const sizes of [[159], [1000], randomSizes(60, 3000, 7)]) expect(maxAbsDiff(runBlocks(d, x, sizes), once)).toBe(0);
+    // The first second (silence before any noise) and the last second (long after it) pass bit for bit.
+    expect(once.subarray(0, r).every((v, i) => Object.is(v, x[i]))).toBe(true);
+    expect(once.subarray(x.length - r).every((v, i) => Object.is(v, x[x.length - r + i]))).toBe(true);
+    d.dispose();
   });
 
   it('flush and reset start a new stream; non-finite input becomes 0; dispose frees it', () => {
