@@ -93,6 +93,7 @@ class DcBlocker implements DcStage {
     if (this.out.length < n) this.out = new Float32Array(Math.max(n, this.out.length * 2));
     if (this.view.length !== n || this.view.buffer !== this.out.buffer) this.view = this.out.subarray(0, n);
     const out = this.view;
+    let result: Float32Array = out;
     const { b0, b1, b2, a1, a2 } = this.c;
     let z1 = this.z1;
     let z2 = this.z2;
@@ -133,13 +134,11 @@ class DcBlocker implements DcStage {
       this.mean = Math.abs(mean) < TINY ? 0 : mean;
       this.w = w;
       this.target = target;
-      this.z1 = Math.abs(z1) < TINY ? 0 : z1;
-      this.z2 = Math.abs(z2) < TINY ? 0 : z2;
-      return changed ? out : block;
+      if (!changed) result = block;
     }
     this.z1 = Math.abs(z1) < TINY ? 0 : z1;
     this.z2 = Math.abs(z2) < TINY ? 0 : z2;
-    return out;
+    return result;
   }
 
   flush(): Float32Array {

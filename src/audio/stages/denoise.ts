@@ -385,10 +385,11 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     this.altered = false;
     while (i < n) {
       if (!this.active) {
+        const from = i;
         i = this.passThrough(block, i);
         if (this.on) this.start();
         // The whole block went through untouched: it is its own output (a session then keeps its Int16 frame).
-        if (i === n && !this.altered && this.outLen === n) return block;
+        if (from === 0 && i === n && !this.altered) return block;
       } else {
         this.altered = true;
         const r = this.enqueue(block, i);
@@ -438,22 +439,18 @@ class AdaptiveDenoiseStage implements DenoiseStage {
     this.len = 0;
   }
 
-  /** Disengaged: samples from `from` go out as they are, until the one after which the stage engages. */
+  /**
+   * Disengaged: samples from `from` go out as they are, until the one after which the stage engages. When
+   * the whole block passes untouched it is its own output (process() returns it) and nothing is copied.
+   */
   private passThrough(block: Float32Array, from: number): number {
     const n = block.length;
-    this.reserve(n - from);
-    const out = this.out;
     const hist = this.history;
-    let o = this.outLen;
     let i = from;
     while (i < n) {
       const raw = block[i++] as number;
-      let v = raw;
-      if (raw - raw !== 0) {
-        v = 0;
-        this.altered = true;
-      }
-      out[o++] = v;
+      const v = raw - raw === 0 ? raw : 0;
+      if (v !== raw) this.altered = true;
       hist[this.histAt] = v;
       if (++this.histAt === hist.length) this.histAt = 0;
       if (this.histLen < hist.length) this.histLen++;
@@ -462,6 +459,14 @@ class AdaptiveDenoiseStage implements DenoiseStage {
         this.endFrame();
         if (this.on) break;
       }
+    }
+    if (from === 0 && i === n && !this.altered) return i;
+    this.reserve(i - from);
+    const out = this.out;
+    let o = this.outLen;
+    for (let k = from; k < i; k++) {
+      const raw = block[k] as number;
+      out[o++] = raw - raw === 0 ? raw : 0;
     }
     this.outLen = o;
     return i;

@@ -131,19 +131,16 @@ class Chain implements Preprocessor {
   }
 
   process(block: Float32Array): Float32Array {
-    if (block.length === 0) return new Float32Array(0);
-    let x = this.sanitize(block);
-    for (let i = 0; i < this.chain.length; i++) {
-      const t0 = process.hrtime.bigint();
-      x = (this.chain[i] as AudioStage).process(x);
-      this.ns[i] = (this.ns[i] as bigint) + (process.hrtime.bigint() - t0);
-      if (x.length === 0) break;
-    }
     // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
-    return x.slice();
+    return this.run(block, true).slice();
   }
 
   processView(block: Float32Array): Float32Array {
+    // Per-frame timing would cost a live session more than its DC removal: only process() is timed.
+    return this.run(block, false);
+  }
+
+  private run(block: Float32Array, timed: boolean): Float32Array {
     if (block.length === 0) {
       this.lastDetect = block;
       return block;
@@ -151,9 +148,13 @@ class Chain implements Preprocessor {
     let x = this.sanitize(block);
     // With no stage before it, the view is the block; else the resampler's output (nothing if it held it all).
     this.lastDetect = this.detectStages === 0 ? x : NOTHING;
-    // Per-frame timing would cost a live session more than its DC removal: only process() is timed.
     for (let i = 0; i < this.chain.length; i++) {
-      x = (this.chain[i] as AudioStage).process(x);
+      const stage = this.chain[i] as AudioStage;
+      if (timed) {
+        const t0 = process.hrtime.bigint();
+        x = stage.process(x);
+        this.ns[i] = (this.ns[i] as bigint) + (process.hrtime.bigint() - t0);
+      } else x = stage.process(x);
       if (i + 1 === this.detectStages) this.lastDetect = x;
       if (x.length === 0) break;
     }
