@@ -83,6 +83,16 @@ describe('demo page in headless Chromium', () => {
     expect(await page.textContent('#error')).toBe('');
     const after = (await (await fetch(`${url}/v1/sessions`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: { id: string }[] };
     expect(after.data.map((s) => s.id)).not.toContain(sessionId);
+
+    // Start again at once: a second session opens, and the first socket's late close does not tear it down.
+    await page.click('#toggle');
+    await page.waitForFunction(`document.getElementById('session').textContent !== '${sessionId}'`, null, { timeout: 15_000 });
+    await page.waitForFunction("document.getElementById('toggle').textContent === 'Stop'", null, { timeout: 15_000 });
+    const second = (await page.textContent('#session')) ?? '';
+    expect(second).toMatch(/^sess_/);
+    await page.click('#toggle');
+    await page.waitForFunction("document.getElementById('status').textContent.startsWith('closed')", null, { timeout: 15_000 });
+    expect(await page.textContent('#toggle')).toBe('Start');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -50,6 +50,8 @@ function onEvent(ev) {
       break;
     case 'session.closed':
       setStatus(`closed (${ev.segments} utterances, ${(ev.duration_ms / 1000).toFixed(1)} s)`, 'idle');
+      // The session is over: release the microphone and offer Start now, not when the socket's close arrives.
+      teardown();
       break;
   }
 }
@@ -92,7 +94,8 @@ async function start() {
         $('error').textContent = `connection closed: ${e.code} ${e.reason || ''}`.trim();
         setStatus('disconnected', 'idle');
       }
-      teardown();
+      // A socket of an earlier session may close after a new one started: it tears down only its own.
+      if (live?.ws === ws) teardown();
     };
   } catch (err) {
     $('error').textContent = err instanceof Error ? err.message : String(err);
