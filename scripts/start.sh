@@ -12,4 +12,5 @@ fi
 if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
   npm run -s build
 fi
-exec node bin/theo.js serve "$@"
+# bin/theo.js runs through its own #! line, with the Node flags the runtime is measured with.
+exec bin/theo.js serve "$@"

@@ -174,7 +174,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
-  logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host, models: toLoad }, 'theo serving');
+  logger.info({ url, rtp_ports: `${config.rtp.portMin}-${config.rtp.portMax}`, rtp_host: config.rtp.host, models: toLoad, node: process.version, node_flags: process.execArgv }, 'theo serving');
 
   return {
     url,

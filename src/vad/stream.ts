@@ -288,8 +288,12 @@ export class StreamImpl implements VadStream {
   gather(b: BatchBuffers, n: number, i: number): void {
     const o = i * b.rowSamples;
     const r = this.consumed - this.base;
-    b.input.set(this.context, o);
-    b.input.set(this.buf.subarray(r, r + this.win), o + this.ctx);
+    const input = b.input;
+    input.set(this.context, o);
+    // A copy loop rather than set(subarray): no view object per window.
+    const buf = this.buf;
+    const at = o + this.ctx;
+    for (let k = 0, win = this.win; k < win; k++) input[at + k] = buf[r + k] as number;
     for (let l = 0; l < STATE_LAYERS; l++) b.state.set(this.stateLayers[l] as Float32Array, (l * n + i) * STATE_WIDTH);
   }
 

@@ -12,6 +12,7 @@ import { encodeWav, readWav } from '../../src/audio/wav.js';
 import { createEngineFor } from '../../src/engines/factory.js';
 import { readManifest } from '../../src/registry/manifest.js';
 import { fmt, summarize } from './stats.js';
+import { THEO_BIN, THEO_NODE_FLAGS } from '../helpers/theo.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SOUNDS = '/usr/share/asterisk/sounds/en_US_f_Allison';
@@ -45,7 +46,7 @@ interface Server {
 }
 
 async function serve(replicas: number, port: number): Promise<Server> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/theo.js'), 'serve', '--preload', '--port', '0', '--rtp-ports', `${port}-${port + 9}`], {
+  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, 'serve', '--preload', '--port', '0', '--rtp-ports', `${port}-${port + 9}`], {
     cwd: ROOT,
     env: { ...process.env, THEO_LOG_LEVEL: 'warn', THEO_WORKER_REPLICAS: String(replicas) },
     stdio: ['ignore', 'pipe', 'inherit'],

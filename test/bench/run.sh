@@ -10,7 +10,8 @@ npx tsx test/bench/packet-path.bench.ts
 npx tsx test/bench/streams.bench.ts "$@"
 npx tsx test/bench/preprocess.bench.ts
 npx tsx test/bench/vad.bench.ts
-npx tsx test/bench/session.bench.ts
+# In-process parts run with the Node flags `theo` runs with (the #! line of bin/theo.js).
+node $(head -1 bin/theo.js | grep -o -- ' --[^ ]*') --import tsx test/bench/session.bench.ts
 npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
 npx tsx test/bench/latency.bench.ts

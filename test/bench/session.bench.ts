@@ -47,6 +47,7 @@ import { STATE_SIZE, type BatchBuffers, type VadModel } from '../../src/vad/mode
 import { SENSITIVITY, type VadSampleRate } from '../../src/vad/options.js';
 import { SileroRunner, createSileroRunner } from '../../src/vad/runner.js';
 import { loadSileroModel } from '../../src/vad/silero-model.js';
+import { THEO_NODE_FLAGS } from '../helpers/theo.js';
 import { BENCH_CAPS, InstantWorkerLink, LINE_NOISE_DB, callAudio } from './session-helpers.js';
 import { fmt, summarize } from './stats.js';
 
@@ -87,10 +88,10 @@ const PRE = { ...config.preprocess, gain: ['1', 'true'].includes(option('gain', 
 const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
 const audio = callAudio(Number(option('audio', '180')), 7);
 const frameCount = Math.floor(audio.pcm.length / FRAME);
-const frameAt = (k: number): Int16Array => {
-  const at = (k % frameCount) * FRAME;
-  return audio.pcm.subarray(at, at + FRAME);
-};
+// One view per frame of the call, made once: the harness itself allocates nothing per frame, so the garbage
+// the runtime's GC sees is the sessions' own.
+const frames = Array.from({ length: frameCount }, (_, k) => audio.pcm.subarray(k * FRAME, (k + 1) * FRAME));
+const frameAt = (k: number): Int16Array => frames[k % frameCount] as Int16Array;
 
 class SimClock {
   t = 1_700_000_000_000;
@@ -593,7 +594,7 @@ function pinCommand(): string[] {
 }
 
 function runRealtimeChild(mode: Mode, n: number, pin: string[]): Promise<RealtimeRow> {
-  const args = [...pin, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), `--rt-child=${mode}:${n}`];
+  const args = [...pin, process.execPath, ...THEO_NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), `--rt-child=${mode}:${n}`];
   return new Promise((resolve, reject) => {
     const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SESSION_BENCH_PINNED: pin.length > 0 ? '1' : '0' } });
     let out = '';

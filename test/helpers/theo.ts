@@ -1,9 +1,12 @@
 // Runs the real `theo` command (bin/theo.js over the built CLI) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const THEO_BIN = fileURLToPath(new URL('../../bin/theo.js', import.meta.url));
+/** The Node flags on bin/theo.js's #! line: what `theo` runs with, passed when a test or bench spawns node itself. */
+export const THEO_NODE_FLAGS: readonly string[] = (readFileSync(THEO_BIN, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).filter((a) => a.startsWith('--'));
 
 export interface TheoRun {
   child: ChildProcess;
@@ -15,7 +18,7 @@ export interface TheoRun {
 }
 
 export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
-  const child = spawn(process.execPath, [THEO_BIN, ...args], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, ...args], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];

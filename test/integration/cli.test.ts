@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeWav, readWav } from '../../src/audio/wav.js';
-import { runTheo } from '../helpers/theo.js';
+import { spawn } from 'node:child_process';
+import { ROOT, THEO_BIN, runTheo } from '../helpers/theo.js';
 
 describe('theo serve', () => {
   it('serves /health and /metrics on the given port and stops cleanly on SIGTERM', async () => {
@@ -37,6 +38,25 @@ describe('theo serve', () => {
     run.child.kill('SIGTERM');
     const done = await run.done;
     expect(done.code).toBe(0);
+  });
+
+  it('runs as an executable through its #! line, with the Node flags the runtime is measured with', async () => {
+    const child = spawn(THEO_BIN, ['serve', '--port', '0', '--rtp-ports', '41800-41809'], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'info', NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const serving = await new Promise<{ node_flags?: string[] }>((resolve, reject) => {
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.includes('"theo serving"'));
+        if (line) resolve(JSON.parse(line) as { node_flags?: string[] });
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('exit', (code) => reject(new Error(`theo exited (${code}) before serving: ${out}`)));
+    });
+    expect(serving.node_flags).toContain('--max-semi-space-size=4');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('takes the address from THEO_HOST/THEO_PORT and a config file', async () => {

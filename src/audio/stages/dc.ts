@@ -2,11 +2,13 @@
 // frequency prewarping) for the stage's rate, run in Direct Form II transposed with its two state words kept
 // across blocks, so any split of the input gives the same output as one block.
 //
-// Adaptive mode (config `preprocess.dc: auto`, the default): the filter always runs, but its output is used
-// only while the input has an offset. The offset is the input's mean over about the last 0.5 s (a one-pole
-// average); above -60 dBFS the stage crossfades to the filtered signal over 50 ms, below -66 dBFS back to the
-// input. Audio without an offset then leaves the stage bit for bit as it came: the high-pass would only shift
-// the phase of its lowest frequencies, which no recogniser needs, and which alone moved PocketSphinx's word
+// Adaptive mode (config `preprocess.dc: auto`, the default): the filter runs, and its output is used, only
+// while the input has an offset. The offset is the input's mean over about the last 0.5 s (a one-pole
+// average); above -60 dBFS the filter starts from its steady state for the offset estimated so far and the
+// stage crossfades to its output over 50 ms (within some 0.1 s its output is what a filter that ran all along
+// gives); below -66 dBFS it fades back to the input and the filter stops. Audio without an offset then leaves
+// the stage bit for bit as it came, at the cost of the average alone: the high-pass would only shift the
+// phase of its lowest frequencies, which no recogniser needs, and which alone moved PocketSphinx's word
 // error rate on the evaluation corpus by 1.6 points (docs/BENCHMARKS.md). Every decision is made per input
 // sample, so any split into blocks still gives the same output.
 import type { AudioStage } from './stage.js';
@@ -112,17 +114,43 @@ class DcBlocker implements DcStage {
       // Until an output sample differs from its input, out[] is not written (a live session's buffer stays
       // out of the cache); if none does, the block itself is the output.
       let changed = false;
-      for (let i = 0; i < n; i++) {
+      let i = 0;
+      if (w === 0 && target === 0) {
+        // Released on a clean line (the usual case): the average alone, until a sample would engage it.
+        for (; i < n; i++) {
+          const x = block[i] as number;
+          const m = mean + (x - mean) * meanStep;
+          if (!(m <= DC_ENGAGE && m >= -DC_ENGAGE)) break; // engages, or x is not finite
+          mean = m;
+        }
+      }
+      for (; i < n; i++) {
         let x = block[i] as number;
         const clean = x - x === 0;
         if (!clean) x = 0;
+        mean += (x - mean) * meanStep;
+        const level = Math.abs(mean);
+        if (w === 0 && target === 0) {
+          // Released: only the offset estimate runs, not the filter ...
+          if (level <= DC_ENGAGE) {
+            if (!changed) {
+              if (clean) continue;
+              changed = true;
+              for (let k = 0; k < i; k++) out[k] = block[k] as number;
+            }
+            out[i] = x;
+            continue;
+          }
+          // ... until it engages: the filter starts from its steady state for an input at the offset estimate
+          // (output 0) and fades in from there.
+          target = 1;
+          z1 = -b0 * mean;
+          z2 = b2 * mean;
+        } else if (level > DC_ENGAGE) target = 1;
+        else if (level < DC_RELEASE) target = 0;
         const y = b0 * x + z1;
         z1 = b1 * x - a1 * y + z2;
         z2 = b2 * x - a2 * y;
-        mean += (x - mean) * meanStep;
-        const level = Math.abs(mean);
-        if (level > DC_ENGAGE) target = 1;
-        else if (level < DC_RELEASE) target = 0;
         if (w !== target) w = target > w ? Math.min(1, w + fadeStep) : Math.max(0, w - fadeStep);
         if (!changed) {
           if (w === 0 && clean) continue;

@@ -11,17 +11,69 @@ export interface Token {
   key: string;
 }
 
-const TOKEN_RE = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|\s+|[^\s\p{L}\p{M}\p{N}]/gsu;
+// Character classes of the tokens (a word runs over letters, marks and numbers, and on across an apostrophe
+// followed by more of them; whitespace runs; anything else is one character of punctuation). The scanner
+// below reads code points with a table for ASCII, so a final's tokens cost their own strings and objects
+// only, not a regex match array and a test string per token.
+const IS_WORD = /[\p{L}\p{M}\p{N}]/u;
+const IS_SPACE = /\s/u;
+const PUNCT = 0;
+const WORD = 1;
+const SPACE = 2;
+const ASCII = Uint8Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  return IS_SPACE.test(ch) ? SPACE : IS_WORD.test(ch) ? WORD : PUNCT;
+});
+
+function classOf(c: number): number {
+  if (c < 128) return ASCII[c] as number;
+  const ch = String.fromCodePoint(c);
+  return IS_SPACE.test(ch) ? SPACE : IS_WORD.test(ch) ? WORD : PUNCT;
+}
+
+/** The end of the run of code points of class `cls` that starts at i (text[i] need not be one). */
+function runEnd(text: string, i: number, cls: number): number {
+  const n = text.length;
+  while (i < n) {
+    const c = text.codePointAt(i) as number;
+    if (classOf(c) !== cls) break;
+    i += c > 0xffff ? 2 : 1;
+  }
+  return i;
+}
+
+function isAscii(t: string): boolean {
+  for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) >= 128) return false;
+  return true;
+}
 
 export function tokenize(text: string): Token[] {
   const out: Token[] = [];
-  for (const m of text.matchAll(TOKEN_RE)) {
-    const t = m[0];
-    const first = t.codePointAt(0) ?? 0;
-    const c = String.fromCodePoint(first);
-    if (/\s/u.test(c)) out.push({ text: t, kind: 'space', key: '' });
-    else if (/[\p{L}\p{M}\p{N}]/u.test(c)) out.push({ text: t, kind: 'word', key: t.normalize('NFC').toLowerCase().replace(/’/g, "'") });
-    else out.push({ text: t, kind: 'punct', key: '' });
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const start = i;
+    const c = text.codePointAt(i) as number;
+    const cls = classOf(c);
+    i += c > 0xffff ? 2 : 1;
+    if (cls === PUNCT) {
+      out.push({ text: text.slice(start, i), kind: 'punct', key: '' });
+    } else if (cls === SPACE) {
+      i = runEnd(text, i, SPACE);
+      out.push({ text: text.slice(start, i), kind: 'space', key: '' });
+    } else {
+      i = runEnd(text, i, WORD);
+      // ' or ’ joins the word only when a word character follows it ("don't", not "the '90s" or "dogs' ").
+      while (i + 1 < n) {
+        const a = text.charCodeAt(i);
+        if ((a !== 39 && a !== 0x2019) || classOf(text.codePointAt(i + 1) as number) !== WORD) break;
+        i = runEnd(text, i + 1, WORD);
+      }
+      const t = text.slice(start, i);
+      // ASCII is its own NFC form and has no typographic apostrophe.
+      const key = isAscii(t) ? t.toLowerCase() : t.normalize('NFC').toLowerCase().replace(/’/g, "'");
+      out.push({ text: t, kind: 'word', key });
+    }
   }
   return out;
 }

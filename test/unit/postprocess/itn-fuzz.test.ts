@@ -62,6 +62,28 @@ function isSubsequence(needle: readonly string[], hay: readonly string[]): boole
   return k === needle.length;
 }
 
+/** The tokeniser's definition as one regex: the scanner must split and key every string as this does. */
+const TOKEN_RE = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|\s+|[^\s\p{L}\p{M}\p{N}]/gsu;
+function regexTokens(text: string): { text: string; kind: string; key: string }[] {
+  return [...text.matchAll(TOKEN_RE)].map(([t]) => {
+    const c = String.fromCodePoint(t.codePointAt(0) ?? 0);
+    if (/\s/u.test(c)) return { text: t, kind: 'space', key: '' };
+    if (/[\p{L}\p{M}\p{N}]/u.test(c)) return { text: t, kind: 'word', key: t.normalize('NFC').toLowerCase().replace(/’/g, "'") };
+    return { text: t, kind: 'punct', key: '' };
+  });
+}
+
+describe('tokenize', () => {
+  it('splits and keys random Unicode exactly as the regex definition does', () => {
+    const r = prng(777);
+    const parts = ["don't", 'rock’n’roll', "dogs'", "'90s", 'É', 'e\u0301', 'İstanbul', 'ß', 'ǅ', 'Σας', '٣٤', '中文', '𝐀𝐁', 'ﬁ', '  ', '\u00a0', '\u2028', '😀', '-', '.'];
+    for (let n = 0; n < 4000; n++) {
+      const s = r() < 0.5 ? randomUnicode(r, 40) : Array.from({ length: Math.floor(r() * 10) }, () => pick(r, parts)).join('');
+      expect(tokenize(s), JSON.stringify(s)).toEqual(regexTokens(s));
+    }
+  });
+});
+
 describe('ITN fuzz', () => {
   it('never throws on random Unicode, for any language', () => {
     const r = prng(12345);

@@ -91,6 +91,18 @@ describe('dc removal, adaptive (preprocess.dc: auto)', () => {
     expect(after.subarray(tail).every((v, i) => v === x[3 * rate + tail + i])).toBe(true);
   });
 
+  it('once engaged and settled, gives what a filter that ran all along gives; before, the input untouched', () => {
+    const rate = 8000;
+    const x = sine(440, rate, 3, 0.3);
+    for (let i = rate; i < 3 * rate; i++) x[i]! += 0.05;
+    const adaptive = runOnce(createDcBlocker(rate, { adaptive: true }), x).slice();
+    const always = runOnce(createDcBlocker(rate), x).slice();
+    // The fade ends 50 ms after engaging (about 10 ms after the step); 0.2 s on, the start has no trace left.
+    const from = Math.round(1.2 * rate);
+    expect(maxAbsDiff(adaptive.subarray(from), always.subarray(from))).toBeLessThan(1e-5);
+    expect(adaptive.subarray(0, rate).every((v, i) => v === x[i])).toBe(true);
+  });
+
   it('streaming in any block sizes equals one call, through engage and release', () => {
     const rate = 16000;
     const x = sine(300, rate, 5, 0.2);
