@@ -3,7 +3,7 @@
 // RNNoise while the line is noisy unless configured otherwise), fed every frame the stream emits — real audio, concealment for lost
 // packets and silence for gaps with no packets at all (Asterisk sends none while a bridge is quiet) — so the
 // session's clock and the VAD's timing stay true; while no packets come at all, silence is fed in real
-// time (see feedQuiet). When the stream ends (hangup, idle timeout, endpoint
+// time on the media clock's ticks (see feedQuiet). When the stream ends (hangup, idle timeout, endpoint
 // closed) what was said is finalised and the session closes.
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors/index.js';
@@ -44,7 +44,6 @@ export class RtpCallSession {
   private fedUntil = Date.now();
   /** Silence fed while no packets came, not yet matched by the stream's own gap frame. */
   private synthesized = 0;
-  private readonly quietTimer: NodeJS.Timeout;
   private zeros = new Int16Array(0);
 
   constructor(
@@ -58,7 +57,8 @@ export class RtpCallSession {
       if (ev.type === 'end' && !this.ended) this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || 8000));
     });
     stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
-    this.quietTimer = setInterval(() => this.feedQuiet(), 20).unref();
+    // The media clock's tick (every stream's, from one timer): no timer per call.
+    stream.onTick(() => this.feedQuiet());
     this.count = opts.index ?? 0;
   }
 
@@ -74,7 +74,6 @@ export class RtpCallSession {
   /** Finalises and closes the session (the call is over); safe to call twice. */
   async end(reason = 'call_ended'): Promise<void> {
     this.ended = true;
-    clearInterval(this.quietTimer);
     await this.closeSession(reason);
   }
 

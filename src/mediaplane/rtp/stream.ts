@@ -70,6 +70,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   private readonly scratch = new Int16Array(SCRATCH_SAMPLES);
   private concealer: Concealer | undefined;
   private position = 0;
+  private tickHandler: ((nowMs: number) => void) | undefined;
   private readonly listenerError = (_event: string, err: unknown): void => {
     if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
   };
@@ -138,6 +139,24 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
 
   poll(nowMs: number): void {
     this.jb?.poll(nowMs, this);
+    const onTick = this.tickHandler;
+    if (onTick && !this.closed) {
+      try {
+        onTick(nowMs);
+      } catch (err) {
+        this.listenerError('tick', err);
+      }
+    }
+  }
+
+  /**
+   * `handler` runs on each tick of the listener's shared media clock, after the jitter buffer's playout
+   * (monotonic ms), until the stream closes: what its consumer needs a timer for (feeding silence while no
+   * packets come) runs there rather than on a timer per stream. One handler (a plain call, no event
+   * allocation 100 times a second per stream); a later one replaces it, undefined removes it.
+   */
+  onTick(handler: ((nowMs: number) => void) | undefined): void {
+    this.tickHandler = handler;
   }
 
   /** Releases everything held (end of stream). */
@@ -153,6 +172,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     if (reason === 'idle') this.counters.streamsTimedOut++;
     safeEmit(this, this.listenerError, 'close', reason);
     this.removeAllListeners();
+    this.tickHandler = undefined;
   }
 
   // JitterSink: called by the jitter buffer in playout order.

@@ -38,8 +38,23 @@ class FakeSession extends EventEmitter {
   }
 }
 
-function setup(index?: number): { stream: EventEmitter; created: CreateSessionOptions[]; sessions: FakeSession[]; call: RtpCallSession } {
-  const stream = new EventEmitter();
+/** The stream's side that RtpCallSession uses: its events, and the media clock's tick (every 10 ms here). */
+class FakeStream extends EventEmitter {
+  tick: ((nowMs: number) => void) | undefined;
+  onTick(handler: ((nowMs: number) => void) | undefined): void {
+    this.tick = handler;
+  }
+  /** Advances the fake time by `ms`, ticking every 10 ms as the listener's clock does. */
+  advance(ms: number): void {
+    for (let t = 0; t < ms; t += 10) {
+      vi.advanceTimersByTime(10);
+      this.tick?.(performance.now());
+    }
+  }
+}
+
+function setup(index?: number): { stream: FakeStream; created: CreateSessionOptions[]; sessions: FakeSession[]; call: RtpCallSession } {
+  const stream = new FakeStream();
   const created: CreateSessionOptions[] = [];
   const sessions: FakeSession[] = [];
   const manager = {
@@ -72,9 +87,9 @@ describe('RtpCallSession', () => {
     for (let i = 0; i < 50; i++) stream.emit('audio', frame(160)); // 1 s of audio
     const s = sessions[0]!;
     expect(s.pushed).toBe(8000);
-    vi.advanceTimersByTime(200);
+    stream.advance(200);
     expect(s.pushed).toBe(8000); // within the jitter hold: nothing yet
-    vi.advanceTimersByTime(800); // 1 s of quiet in all
+    stream.advance(800); // 1 s of quiet in all
     const fed = s.pushed - 8000;
     expect(fed).toBeGreaterThanOrEqual(7000);
     expect(fed).toBeLessThanOrEqual(8000);
@@ -89,6 +104,7 @@ describe('RtpCallSession', () => {
     stream.emit('audio', frame(160));
     stream.emit('close', 'idle');
     await vi.advanceTimersByTimeAsync(1000);
+    stream.advance(1000); // a tick that still came would feed nothing
     const s = sessions[0]!;
     expect(s.finished).toBe(true);
     expect(s.closed).toBe(true);

@@ -185,6 +185,30 @@ describe('RtpEndpoint receive path', () => {
     expect(listener.counters.outcome.accepted).toBe(3);
   });
 
+  it("runs a stream's tick handler on each clock tick, after playout; a throwing one is reported; none once closed", async () => {
+    const { listener } = setup();
+    const ep = await listener.open();
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    ep.on('stream', (s) => {
+      s.on('listenerError', (e) => errors.push(e));
+      s.on('audio', () => seen.push('audio'));
+      s.on('close', (r) => seen.push(`close ${r}`));
+      s.onTick((now) => {
+        seen.push(`tick ${now}`);
+        if (now === 300) throw new Error('consumer bug');
+      });
+    });
+    ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+    listener.onTick(100); // past the 40 ms hold: the frame plays out, then the tick
+    listener.onTick(300);
+    listener.onTick(400);
+    listener.onTick(1001); // idle: closed, no tick
+    listener.onTick(1100);
+    expect(seen).toEqual(['audio', 'tick 100', 'tick 300', 'tick 400', 'close idle']);
+    expect(errors).toHaveLength(1);
+  });
+
   it('closes idle streams on the shared clock, and a later packet opens a new one', async () => {
     const { listener } = setup();
     const ep = await listener.open();
