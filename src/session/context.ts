@@ -49,10 +49,10 @@ export function approxTokenCount(text: string): number {
       bytes = 0;
     } else if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       bytes += 4; // a surrogate pair is one 4-byte code point
       i++;
-    } else bytes += 3;
+    } else bytes += 3; // the rest of the BMP, and a lone surrogate (UTF-8 writes U+FFFD, 3 bytes)
   }
   if (bytes > 0) tokens += Math.ceil(bytes / 4);
   return tokens;
@@ -75,6 +75,11 @@ export class SegmentContext {
   readonly maxTokens: number;
   readonly hotWordsInPrompt: boolean;
   private readonly count: (text: string) => number;
+  /**
+   * The default counter is additive: a text of words joined by spaces costs the sum of its words. Then a
+   * fit is a running sum over per-word costs instead of joining and counting candidate texts.
+   */
+  private readonly additive: boolean;
   private readonly glossary: (hotWords: readonly string[]) => string;
   /** Words of the recent finals, oldest first, within `maxTokens` on their own. */
   private tail: string[] = [];
@@ -88,6 +93,7 @@ export class SegmentContext {
     this.hotWordsInPrompt = opts.hotWordsInPrompt ?? true;
     const counter = opts.tokenCounter ?? approxTokenCount;
     this.count = typeof counter === 'function' ? counter : (text) => counter.encode(text).length;
+    this.additive = counter === approxTokenCount;
     this.glossary = opts.glossary ?? defaultGlossary;
   }
 
@@ -148,8 +154,19 @@ export class SegmentContext {
    * just before the kept ones is a long run (see LONG_RUN_TOKENS), its end fills the room left.
    */
   private fit(ws: readonly string[], budget: number, head: string): string[] {
+    const lo = this.additive ? this.firstFittingAdditive(ws, budget, head) : this.firstFitting(ws, budget, head);
+    if (lo === 0) return [...ws];
+    const kept = ws.slice(lo);
+    const dropped = ws[lo - 1] as string;
+    if (this.count(dropped) <= LONG_RUN_TOKENS) return kept;
+    const piece = this.cutRun(dropped, (p) => this.count(join(head, p, kept, 0)) <= budget);
+    return piece === '' ? kept : [piece, ...kept];
+  }
+
+  /** The first index of `ws` from which head + ws[i..] fits `budget` (ws.length: none does). */
+  private firstFitting(ws: readonly string[], budget: number, head: string): number {
     const cost = (from: number): number => this.count(join(head, '', ws, from));
-    if (ws.length === 0 || cost(0) <= budget) return [...ws];
+    if (ws.length === 0 || cost(0) <= budget) return 0;
     // Binary search for the first start index that fits (cost falls as words are dropped).
     let lo = 1;
     let hi = ws.length;
@@ -160,11 +177,16 @@ export class SegmentContext {
     }
     // A counter that is not quite monotonic: step on until it fits.
     while (lo < ws.length && cost(lo) > budget) lo++;
-    const kept = ws.slice(lo);
-    const dropped = ws[lo - 1] as string;
-    if (this.count(dropped) <= LONG_RUN_TOKENS) return kept;
-    const piece = this.cutRun(dropped, (p) => this.count(join(head, p, kept, 0)) <= budget);
-    return piece === '' ? kept : [piece, ...kept];
+    return lo;
+  }
+
+  /** `firstFitting` for an additive counter: word costs summed, words dropped from the front. */
+  private firstFittingAdditive(ws: readonly string[], budget: number, head: string): number {
+    let total = head === '' ? 0 : this.count(head);
+    for (const w of ws) total += this.count(w);
+    let lo = 0;
+    while (lo < ws.length && total > budget) total -= this.count(ws[lo++] as string);
+    return lo;
   }
 
   /** The longest grapheme suffix of `run` that `fits`, or ''. */

@@ -28,11 +28,15 @@ describe('approxTokenCount (the default counter)', () => {
     expect(approxTokenCount('你好')).toBe(2); // 6 bytes
     expect(approxTokenCount('🙂')).toBe(1); // 4 bytes (a surrogate pair)
     expect(approxTokenCount('🙂🙂')).toBe(2);
+    // A lone surrogate is U+FFFD in UTF-8 (3 bytes), and never swallows the space after it.
+    expect(approxTokenCount('\ud83d')).toBe(1);
+    expect(approxTokenCount('\ud83d abcd')).toBe(2);
+    expect(approxTokenCount('ab\udc00')).toBe(2);
   });
 
   it('is additive over words, so a suffix never counts more than the whole', () => {
     const rng = new Prng(5);
-    const pool = ['a', 'call', 'está', '你好', '🙂', 'transcription', 'ok,'];
+    const pool = ['a', 'call', 'está', '你好', '🙂', 'transcription', 'ok,', 'x\ud83d', '\udc00y'];
     for (let k = 0; k < 200; k++) {
       const ws = Array.from({ length: 1 + rng.int(30) }, () => pool[rng.int(pool.length)]!);
       expect(approxTokenCount(ws.join(' '))).toBe(ws.reduce((s, w) => s + approxTokenCount(w), 0));
@@ -101,6 +105,26 @@ describe('segment context: the budget', () => {
         let i = 0;
         while (i < all.length && approxTokenCount(all.slice(i).join(' ')) > budget) i++;
         expect(ctx.prompt()).toBe(all.slice(i).join(' '));
+      }
+    }
+  });
+
+  it('gives the same prompts with the default counter (summed per word) as with the same counter used generally', () => {
+    const rng = new Prng(91);
+    const pool = ['a', 'hello', 'está', '你好', '🙂', 'x\ud83d', '東京都渋谷区神南一丁目の交差点で待ち合わせをしましょう', 'transcription', 'ok,'];
+    for (const budget of [0, 1, 2, 5, 17, 40, 224]) {
+      const fast = new SegmentContext({ maxTokens: budget });
+      const general = new SegmentContext({ maxTokens: budget, tokenCounter: (t) => approxTokenCount(t) });
+      for (let f = 0; f < 40; f++) {
+        if (f % 13 === 5) {
+          const hot = Array.from({ length: rng.int(6) }, () => pool[rng.int(pool.length)]!);
+          fast.setHotWords(hot);
+          general.setHotWords(hot);
+        }
+        const final = Array.from({ length: rng.int(10) }, () => pool[rng.int(pool.length)]!).join(' ');
+        fast.addFinal(final);
+        general.addFinal(final);
+        expect(fast.prompt(), `budget ${budget}, final ${f}`).toBe(general.prompt());
       }
     }
   });
