@@ -382,12 +382,15 @@ const digitRun: Rule = {
   },
 };
 
-/** Any other cardinal: "vinte e três" → "23", "dois mil e quinhentos" → "2.500"; "um"/"one" alone stays. */
+/**
+ * Any other cardinal: "vinte e três" → "23", "dois mil e quinhentos" → "2.500"; "um"/"one" alone stays, but
+ * for a key or option on a phone menu ("press one", "digite um").
+ */
 const cardinal: Rule = {
   name: 'cardinal',
   apply(ctx, i) {
     const p = parseCardinal(ctx.tokens, i, ctx.table);
-    if (p === undefined || isKeptAlone(ctx, p)) return undefined;
+    if (p === undefined || (isKeptAlone(ctx, p) && !ctx.table.keyWords.includes(key(ctx, prevWord(ctx.tokens, i))))) return undefined;
     return { end: p.end, text: groupThousands(p.value, ctx.table.thousandsSep) };
   },
 };

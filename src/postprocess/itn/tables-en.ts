@@ -41,6 +41,7 @@ export const EN_TABLE: ItnTable = {
   runDigits: { oh: 0 },
   notInRuns: [],
   keptAlone: ['one'],
+  keyWords: ['press', 'dial', 'option', 'extension'],
   bareScales: [],
   connectors: ['and'],
   connectorAfter: ['hundredMul', 'scale'],

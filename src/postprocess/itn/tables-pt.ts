@@ -48,6 +48,7 @@ export const PT_TABLE: ItnTable = {
   runDigits: { meia: 6 },
   notInRuns: ['uma'],
   keptAlone: ['um', 'uma', 'cento'],
+  keyWords: ['digite', 'tecle', 'disque', 'aperte', 'pressione', 'opção', 'ramal'],
   bareScales: ['mil', 'milésimo', 'milésima'],
   connectors: ['e'],
   connectorAfter: ['ten', 'hundred', 'scale'],

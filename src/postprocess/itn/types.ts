@@ -47,6 +47,8 @@ export interface ItnTable {
   notInRuns: readonly string[];
   /** Number words that stay words when they are the whole number: articles and pronouns ("um", "uma", "one"). */
   keptAlone: readonly string[];
+  /** Words after which a kept-alone number is a key or option digit after all ("press one" → "press 1"). */
+  keyWords: readonly string[];
   /** Scale words that may open a number without a multiplier ("mil" = 1000). */
   bareScales: readonly string[];
   /** "e" / "and" between the parts of one number. */
