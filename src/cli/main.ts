@@ -109,8 +109,10 @@ export function buildProgram(): Command {
       });
       const logger = createLogger({ level: config.log.level });
       const server = await startServer(config, logger, { preload: flags.preload, configFile: flags.config });
-      process.stdout.write(`theo listening on ${server.url}\n`);
+      // Signals are handled before the line that tells a supervisor the server is up: a SIGTERM right after it
+      // shuts down gracefully instead of meeting Node's default action.
       const ac = onSignals();
+      process.stdout.write(`theo listening on ${server.url}\n`);
       await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
       logger.info('shutting down');
       await server.close();

@@ -46,8 +46,9 @@ describe('theo serve', () => {
     const serving = await new Promise<{ node_flags?: string[] }>((resolve, reject) => {
       const onData = (d: Buffer): void => {
         out += d.toString();
+        // The log line, and the CLI's own line that comes once it handles SIGTERM.
         const line = out.split('\n').find((l) => l.includes('"theo serving"'));
-        if (line) resolve(JSON.parse(line) as { node_flags?: string[] });
+        if (line && out.includes('theo listening on ')) resolve(JSON.parse(line) as { node_flags?: string[] });
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
