@@ -25,19 +25,23 @@ export function resample(input: Float32Array, fromRate: number, toRate: number):
   return out;
 }
 
-/** Signed 16-bit PCM to float in [-1, 1). */
-export function int16ToFloat32(input: Int16Array): Float32Array {
-  const out = new Float32Array(input.length);
-  for (let i = 0; i < input.length; i++) out[i] = (input[i] as number) / 32768;
+/** Signed 16-bit PCM to float in [-1, 1), into `out` (its length at least the input's) or a new array. */
+export function int16ToFloat32(input: Int16Array, out: Float32Array = new Float32Array(input.length)): Float32Array {
+  // x / 32768 exactly (a power of two), as a multiplication.
+  for (let i = 0; i < input.length; i++) out[i] = (input[i] as number) * (1 / 32768);
   return out;
 }
 
-/** Float to signed 16-bit PCM, rounded and clamped; NaN becomes 0. Inverse of int16ToFloat32. */
-export function float32ToInt16(input: Float32Array): Int16Array {
-  const out = new Int16Array(input.length);
+/**
+ * Float to signed 16-bit PCM, rounded and clamped; NaN becomes 0. Inverse of int16ToFloat32. Into `out`
+ * (its length at least the input's) or a new array.
+ */
+export function float32ToInt16(input: Float32Array, out: Int16Array = new Int16Array(input.length)): Int16Array {
   for (let i = 0; i < input.length; i++) {
-    const s = Math.round((input[i] as number) * 32768);
-    out[i] = s > 32767 ? 32767 : s < -32768 ? -32768 : s || 0;
+    const v = (input[i] as number) * 32768;
+    // Clamped, then floor(c + 0.5) through an integer truncation of a positive number: Math.round.
+    const c = v >= 32767 ? 32767 : v > -32768 ? v : v === v ? -32768 : 0;
+    out[i] = ((c + 32768.5) | 0) - 32768;
   }
   return out;
 }

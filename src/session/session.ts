@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { EngineCapabilities, EngineWord } from '../engines/engine.js';
 import { TheoError, errorMessage, isTheoError } from '../errors/index.js';
+import { float32ToInt16, int16ToFloat32 } from '../audio/resample.js';
 import { createPreprocessor, type DenoiserFactory, type Preprocessor } from '../audio/stages/pipeline.js';
 import type { AudioQuality } from '../audio/stages/stage.js';
 import type { Postprocessor } from '../postprocess/pipeline.js';
@@ -101,7 +102,6 @@ export interface SessionStats {
 /** Margin on what a late speech start can still claim before the VAD's decided offset (dips, windows). */
 const START_MARGIN_MS = 250;
 const SEND_CHUNK_MS = 500;
-const INT16_SCALE = 1 / 32768;
 const EMPTY = new Float32Array(0);
 
 export class Session extends EventEmitter<SessionEvents> {
@@ -397,12 +397,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** An Int16 frame as floats, in a scratch array of the frame's length (frames of one source have one length: no allocation per frame). */
   private toFloat(frame: Int16Array | Float32Array): Float32Array {
     if (frame instanceof Float32Array) return frame;
-    const n = frame.length;
-    if (this.f32.length !== n) this.f32 = new Float32Array(n);
-    const f = this.f32;
-    // x / 32768 exactly (a power of two), as a multiplication.
-    for (let i = 0; i < n; i++) f[i] = (frame[i] as number) * INT16_SCALE;
-    return f;
+    if (this.f32.length !== frame.length) this.f32 = new Float32Array(frame.length);
+    return int16ToFloat32(frame, this.f32);
   }
 
   /** Real-time input ahead of the clock by more than the bound is rate-limited, by twice the bound dropped. */
@@ -482,16 +478,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Float samples in [-1, 1] as Int16 (rounded, clamped) in a scratch array of their length, valid until the next call. */
   private toInt16(samples: Float32Array): Int16Array {
-    const n = samples.length;
-    if (this.i16.length !== n) this.i16 = new Int16Array(n);
-    const pcm = this.i16;
-    for (let i = 0; i < n; i++) {
-      const v = (samples[i] as number) * 32768;
-      // floor(c + 0.5) on the clamped value, through an integer truncation of a positive number: Math.round.
-      const c = v >= 32767 ? 32767 : v > -32768 ? v : v === v ? -32768 : 0;
-      pcm[i] = ((c + 32768.5) | 0) - 32768;
-    }
-    return pcm;
+    if (this.i16.length !== samples.length) this.i16 = new Int16Array(samples.length);
+    return float32ToInt16(samples, this.i16);
   }
 
   /**

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Engine, EngineResult, EngineStream, StreamHypothesis, StreamOptions, Task, TranscribeOptions } from '../engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
+import { resample } from '../audio/resample.js';
 import { createResampler, type ResamplerStage } from '../audio/stages/resample.js';
 import {
   ERROR_CODE_METADATA,
@@ -117,16 +118,6 @@ function checkInputRate(rate: number, modelRate: number): void {
   if (!Number.isInteger(rate) || rate < MIN_INPUT_RATE || rate > MAX_INPUT_RATE) {
     throw invalid(`sample_rate ${rate} Hz is not supported: send ${MIN_INPUT_RATE}..${MAX_INPUT_RATE} Hz (the model runs at ${modelRate} Hz)`, { sampleRate: rate, expected: modelRate });
   }
-}
-
-function resampleWhole(pcm: Float32Array, from: number, to: number): Float32Array {
-  const r = createResampler(from, to);
-  const head = r.process(pcm);
-  const tail = r.flush();
-  const out = new Float32Array(head.length + tail.length);
-  out.set(head);
-  out.set(tail, head.length);
-  return out;
 }
 
 function f32leToFloat32(buf: Uint8Array): Float32Array {
@@ -396,7 +387,7 @@ class SttWorkerServer implements WorkerServer {
     checkInputRate(req.sampleRate, rate);
     if (req.audio.byteLength === 0) throw invalid('no audio in the request');
     const pcm = req.encoding === 'PCM_S16LE' ? s16leToFloat32(req.audio) : f32leToFloat32(req.audio);
-    return req.sampleRate === rate ? pcm : resampleWhole(pcm, req.sampleRate, rate);
+    return req.sampleRate === rate ? pcm : resample(pcm, req.sampleRate, rate);
   }
 
   private fileOptions(req: TranscribeFileRequestMsg): Omit<TranscribeOptions, 'signal'> {

@@ -386,13 +386,29 @@ const gcObserver = new PerformanceObserver((list) => {
 });
 gcObserver.observe({ entryTypes: ['gc'] });
 
-async function capacity(runner: SileroRunner, model: TimedModel, mode: Mode, n: number): Promise<CapacityRow> {
-  const st = stack(runner, undefined, MODE[mode].modelRate);
+/**
+ * N sessions of the call, each at its own place in it and at its own phase against the 32 ms VAD windows
+ * (session i joins at round i % 8; 8 frames are 5 windows), as calls that began at different times.
+ * pushRound(r) gives round r's frame to every session that has joined by then.
+ */
+function openCalls(st: Stack, n: number): { sessions: Session[]; pushRound: (r: number) => void } {
   const sessions: Session[] = [];
   for (let i = 0; i < n; i++) sessions.push(open(st, `s${i}`, false));
-  // Each session starts at its own place in the call, and at its own phase against the 32 ms VAD windows
-  // (session i joins at round i % 8; 8 frames are 5 windows), as calls that began at different times.
   const offsets = sessions.map((_, i) => (i * 7919) % frameCount);
+  return {
+    sessions,
+    pushRound: (r) => {
+      for (let i = 0; i < n; i++) {
+        if (r < i % 8) continue;
+        sessions[i]!.push(frameAt((offsets[i] as number) + r));
+      }
+    },
+  };
+}
+
+async function capacity(runner: SileroRunner, model: TimedModel, mode: Mode, n: number): Promise<CapacityRow> {
+  const st = stack(runner, undefined, MODE[mode].modelRate);
+  const { sessions, pushRound } = openCalls(st, n);
   const warmup = Math.round((WARMUP_S * 1000) / ROUND_MS);
   const rounds = Math.round((SECONDS * 1000) / ROUND_MS);
   const cpu: number[] = [];
@@ -409,10 +425,7 @@ async function capacity(runner: SileroRunner, model: TimedModel, mode: Mode, n: 
     const c0 = process.cpuUsage();
     const h0 = process.hrtime.bigint();
     const p0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      if (r < i % 8) continue;
-      sessions[i]!.push(frameAt((offsets[i] as number) + r));
-    }
+    pushRound(r);
     if (r % TICK_EVERY === 0) st.manager.tick();
     // The runner drains on its own schedule (setImmediate after this turn); wait for it to finish.
     await settle();
@@ -529,9 +542,7 @@ interface RealtimeRow {
 async function realtimeChild(mode: Mode, n: number): Promise<void> {
   const runner = await createSileroRunner({ maxBatch: MODE[mode].maxBatch });
   const st = stack(runner, undefined, MODE[mode].modelRate, Date.now);
-  const sessions: Session[] = [];
-  for (let i = 0; i < n; i++) sessions.push(open(st, `s${i}`, false));
-  const offsets = sessions.map((_, i) => (i * 7919) % frameCount);
+  const { sessions, pushRound } = openCalls(st, n);
   const warmup = Math.round((RT_WARMUP_S * 1000) / ROUND_MS);
   const rounds = Math.round((RT_SECONDS * 1000) / ROUND_MS);
   const late: number[] = [];
@@ -553,11 +564,7 @@ async function realtimeChild(mode: Mode, n: number): Promise<void> {
       late.push(start - due);
       backlog.push(runner.stats.pendingWindows / n);
     }
-    // Frames of the calls that joined so far (session i joins at round i % 8, as in part 2).
-    for (let i = 0; i < n; i++) {
-      if (r < i % 8) continue;
-      sessions[i]!.push(frameAt((offsets[i] as number) + r));
-    }
+    pushRound(r);
     if (r % TICK_EVERY === 0) st.manager.tick();
   }
   await runner.flush();

@@ -130,28 +130,23 @@ class DcBlocker implements DcStage {
         if (!clean) x = 0;
         mean += (x - mean) * meanStep;
         const level = Math.abs(mean);
+        let y = x;
         if (w === 0 && target === 0) {
-          // Released: only the offset estimate runs, not the filter ...
-          if (level <= DC_ENGAGE) {
-            if (!changed) {
-              if (clean) continue;
-              changed = true;
-              for (let k = 0; k < i; k++) out[k] = block[k] as number;
-            }
-            out[i] = x;
-            continue;
+          // Released: only the offset estimate runs, not the filter, until it engages: then the filter starts
+          // from its steady state for an input at the offset estimate (output 0) and fades in from there.
+          if (level > DC_ENGAGE) {
+            target = 1;
+            z1 = -b0 * mean;
+            z2 = b2 * mean;
           }
-          // ... until it engages: the filter starts from its steady state for an input at the offset estimate
-          // (output 0) and fades in from there.
-          target = 1;
-          z1 = -b0 * mean;
-          z2 = b2 * mean;
         } else if (level > DC_ENGAGE) target = 1;
         else if (level < DC_RELEASE) target = 0;
-        const y = b0 * x + z1;
-        z1 = b1 * x - a1 * y + z2;
-        z2 = b2 * x - a2 * y;
-        if (w !== target) w = target > w ? Math.min(1, w + fadeStep) : Math.max(0, w - fadeStep);
+        if (w !== 0 || target !== 0) {
+          y = b0 * x + z1;
+          z1 = b1 * x - a1 * y + z2;
+          z2 = b2 * x - a2 * y;
+          if (w !== target) w = target > w ? Math.min(1, w + fadeStep) : Math.max(0, w - fadeStep);
+        }
         if (!changed) {
           if (w === 0 && clean) continue;
           changed = true;
