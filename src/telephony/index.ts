@@ -51,7 +51,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
   // Where ARI and SIP peers are told to send RTP, worked out (and warned about) once, when first needed.
   let advertisedHost: string | undefined;
   const rtpHost = (): string => (advertisedHost ??= advertised(deps.rtpHost, logger));
-  const fork = await RtpFork.open(deps.rtp, { ...common, ports: config.fork.ports, allow: config.fork.allow }, logger);
+  const fork = await RtpFork.open(deps.rtp, { ...common, ...config.fork }, logger);
   const ari = config.ari;
   let client: AriClient | undefined;
   let controller: AriController | undefined;

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTelephoneEvent } from '../../src/mediaplane/rtp/dtmf.js';
 import { serializeRtp } from '../../src/mediaplane/rtp/packet.js';
 import { SOUNDS } from '../helpers/audio.js';
-import { hookReceiver, readFirehose, type CallEv, type HookReceiver } from '../helpers/calls.js';
+import { hookReceiver, serveCalls, type CallEv, type HookReceiver, type ServedCalls } from '../helpers/calls.js';
 import { waitFor } from '../helpers/pace.js';
-import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
+import { runTheo } from '../helpers/theo.js';
 
 const SECRET = 'hook-secret';
 const FORK_PORT = 42290;
@@ -23,9 +23,8 @@ const dir = mkdtempSync(join(tmpdir(), 'theo-fork-'));
 const callWav = join(dir, 'call.wav');
 
 let hooks: HookReceiver;
+let served: ServedCalls | undefined;
 let firehose: CallEv[] = [];
-let closeFirehose: () => void;
-let run: TheoRun | undefined;
 let base = '';
 
 beforeAll(async () => {
@@ -39,20 +38,15 @@ beforeAll(async () => {
   const hookUrl = hooks.url;
   const cfg = join(dir, 'theo.yaml');
   writeFileSync(cfg, ['rtp:', '  idleTimeoutMs: 1500', 'telephony:', '  webhooks:', `    - url: ${hookUrl}`, `      secret: ${SECRET}`, ''].join('\n'));
-  const s = await serveTheo(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
-  run = s.run;
-  base = s.url;
-  const f = await readFirehose(base);
-  firehose = f.events;
-  closeFirehose = f.close;
+  served = await serveCalls(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
+  ({ base, firehose } = served);
 }, 180_000);
 
 afterAll(async () => {
-  closeFirehose();
-  const done = await stopTheo(run);
+  const code = await served?.stop();
   hooks.close();
   rmSync(dir, { recursive: true, force: true });
-  expect(done?.code ?? 0).toBe(0);
+  expect(code ?? 0).toBe(0);
 });
 
 /** Sends the call from a fresh source port; returns its local port (the call's channel). */

@@ -1,5 +1,6 @@
 // Plain-number counters of the RTP receive path, shared by every endpoint and stream of a listener.
 // Every datagram lands in exactly one outcome, so the outcomes always add up to `datagrams`.
+import { SOURCE_REFUSALS, type SourceRefusal } from './admission.js';
 import { RTP_MALFORMED_REASONS, type RtpMalformedReason } from './packet.js';
 
 export const RTP_OUTCOMES = [
@@ -8,6 +9,12 @@ export const RTP_OUTCOMES = [
   'rtcp',
   'unknown_payload_type',
   'foreign_source',
+  /** Held while its source proves itself (replayed into its stream if it is admitted). */
+  'probation',
+  /** From a source that is refused (see RtpCounters.refused for why). */
+  'refused',
+  /** Of another clock rate than its stream's, which the stream did not switch to (payload type flapping). */
+  'payload_flap',
   'duplicate',
   'late',
   'overflow',
@@ -19,6 +26,10 @@ export class RtpCounters {
   datagrams = 0;
   readonly outcome: Record<RtpOutcome, number> = zeroed(RTP_OUTCOMES);
   readonly malformed: Record<RtpMalformedReason, number> = zeroed(RTP_MALFORMED_REASONS);
+  /** Sources refused a stream, by reason (not_allowed, pending_limit and inconsistent per datagram). */
+  readonly refused: Record<SourceRefusal, number> = zeroed(SOURCE_REFUSALS);
+  /** Times a stream switched to a payload format of another clock rate. */
+  formatSwitches = 0;
   /** Packets the jitter buffers declared lost (and concealed). */
   lostPackets = 0;
   concealedSamples = 0;

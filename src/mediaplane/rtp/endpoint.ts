@@ -1,13 +1,16 @@
 // One bound RTP port: receives datagrams, validates them, enforces the source policy and hands
-// packets to the stream of their source. Replies (RtpSendStream) leave from this same socket,
+// packets to the stream of their source; on a multi-source port a new source becomes a stream only once
+// its admission (admission.ts) lets it. Replies (RtpSendStream) leave from this same socket,
 // because Asterisk ExternalMedia and symmetric-RTP peers expect media back from where they send.
 import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { MediaClock } from '../clock.js';
 import type { PacketizerOptions } from './packetizer.js';
 import { RtpSendStream } from './send-stream.js';
-import type { PayloadTypeMap } from '../codec/payload-types.js';
+import type { AudioCodec } from '../codec/codec.js';
+import type { PayloadFormat, PayloadTypeMap } from '../codec/payload-types.js';
 import { safeEmit } from '../../util/events.js';
+import type { SourceAdmission, SourceRefusal } from './admission.js';
 import type { RtpCounters } from './counters.js';
 import { RtpPacket, isRtcp, readRtp } from './packet.js';
 import { RtpStream, type RtpSource, type RtpStreamOptions } from './stream.js';
@@ -25,6 +28,11 @@ export interface EndpointOptions {
   expectedPeer?: { address: string; port?: number | undefined } | undefined;
   /** For `multi`: addresses allowed to start a stream (empty = any). */
   allow?: readonly string[];
+  /**
+   * For `multi`: what a new source must pass before it gets a stream (probation, per-address limits, the
+   * owner's policy); may be shared by several endpoints. Without it every source gets a stream at once.
+   */
+  admission?: SourceAdmission | undefined;
   payloadTypes?: PayloadTypeMap;
 }
 
@@ -51,6 +59,7 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
   private readonly pkt = new RtpPacket();
   private readonly expected: EndpointOptions['expectedPeer'];
   private readonly allow: ReadonlySet<string>;
+  private readonly admission: SourceAdmission | undefined;
   private pinnedAddress: string | undefined;
   private pinnedPort = -1;
   private single: RtpStream | undefined;
@@ -70,6 +79,7 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     this.payloadTypes = opts.payloadTypes ?? ctx.payloadTypes;
     this.expected = opts.expectedPeer;
     this.allow = new Set(opts.allow ?? []);
+    this.admission = this.policy === 'multi' ? opts.admission : undefined;
     if (this.expected) {
       this.pinnedAddress = this.expected.address;
       this.pinnedPort = this.expected.port ?? -1;
@@ -102,6 +112,7 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
       return;
     }
     let stream: RtpStream | undefined;
+    let key = '';
     if (this.policy === 'pin') {
       if (this.pinnedAddress !== undefined && (address !== this.pinnedAddress || (this.pinnedPort >= 0 && port !== this.pinnedPort))) {
         c.outcome.foreign_source++;
@@ -111,9 +122,11 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     } else {
       if (this.allow.size > 0 && !this.allow.has(address)) {
         c.outcome.foreign_source++;
+        c.refused.not_allowed++;
         return;
       }
-      stream = this.multi.get(sourceKey(address, port));
+      key = sourceKey(address, port);
+      stream = this.multi.get(key);
     }
 
     if (isRtcp(msg)) {
@@ -133,15 +146,75 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
       return;
     }
     if (!stream) {
-      // Only a valid, known-format packet may pin the source or open a stream.
-      stream = this.openStream(address, port, nowMs);
+      // Only a valid, known-format packet may pin the source or open a stream; on a multi-source port, only
+      // one that completes its source's admission.
+      if (this.admission) {
+        stream = this.admit(this.admission, key, address, port, format, msg, nowMs);
+        if (!stream) return;
+      } else {
+        stream = this.openStream(address, port, nowMs);
+      }
     }
     const outcome = stream.handle(this.pkt, format, nowMs);
     c.outcome[outcome]++;
   }
 
-  private openStream(address: string, port: number, nowMs: number): RtpStream {
+  /**
+   * A packet from a source without a stream, through the admission: the new stream (with the packets that
+   * proved the source replayed into it, and `this.pkt` holding `msg` again), or undefined when the packet
+   * was held or dropped (counted).
+   */
+  private admit(admission: SourceAdmission, key: string, address: string, port: number, format: PayloadFormat, msg: Uint8Array, nowMs: number): RtpStream | undefined {
+    const c = this.ctx.counters;
+    if (format.kind !== 'audio') {
+      c.outcome.probation++; // an event before the call exists has nothing to belong to
+      return undefined;
+    }
+    const verdict = admission.offer(this.admissionKey(key), { address, port }, this.pkt, format.codec, msg, nowMs);
+    if (verdict !== 'admitted') {
+      c.outcome[verdict]++;
+      return undefined;
+    }
+    const stream = this.openStream(address, port, nowMs, format.codec);
+    if (stream.closed) {
+      c.outcome.refused++; // its owner refused it at once (see refuse())
+      return undefined;
+    }
+    const replay = admission.replay;
+    const at = admission.replayAt;
+    // Counted as 'probation' when they came; handled now in arrival order, then the packet that proved the source.
+    for (let i = 0; i < replay.length; i++) {
+      if (readRtp(replay[i]!, this.pkt)) continue;
+      const f = this.payloadTypes.get(this.pkt.payloadType);
+      if (f && !stream.closed) stream.handle(this.pkt, f, at[i]!);
+    }
+    readRtp(msg, this.pkt);
+    if (stream.closed) {
+      c.outcome.refused++;
+      return undefined;
+    }
+    return stream;
+  }
+
+  /**
+   * Refuses a source after its admission (its owner could not take it after all): its stream closes
+   * ('refused') and its packets are dropped until the admission lets it try again.
+   */
+  refuse(source: RtpSource, reason: SourceRefusal, err?: unknown): void {
+    if (!this.admission || this.isClosed) return;
+    const key = sourceKey(source.address, source.port);
+    this.admission.block(this.admissionKey(key), source, reason, MediaClock.now(), err);
+    this.multi.get(key)?.close('refused');
+  }
+
+  private admissionKey(sourceKey: string): string {
+    return `${this.port}/${sourceKey}`;
+  }
+
+  /** `codec`: the stream's format when already known (its listeners can read the rate when it is announced). */
+  private openStream(address: string, port: number, nowMs: number, codec?: AudioCodec): RtpStream {
     const stream = new RtpStream({ address, port }, this.ctx.streamOptions, this.ctx.counters, nowMs);
+    stream.codec = codec;
     this.ctx.counters.streamsOpened++;
     if (this.policy === 'pin') {
       this.pinnedAddress = address;
@@ -150,9 +223,11 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     } else {
       this.multi.set(sourceKey(address, port), stream);
     }
+    const admitted = this.admission;
     stream.once('close', () => {
       if (this.single === stream) this.single = undefined;
       else this.multi.delete(sourceKey(address, port));
+      admitted?.release(address);
     });
     safeEmit(this, this.onListenerError, 'stream', stream);
     return stream;
@@ -162,6 +237,7 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
   tick(nowMs: number, idleTimeoutMs: number): void {
     if (this.single) tickStream(this.single, nowMs, idleTimeoutMs);
     else for (const s of this.multi.values()) tickStream(s, nowMs, idleTimeoutMs);
+    this.admission?.sweep(nowMs);
   }
 
   /** Sends a datagram from this port's socket (to the pinned peer unless told otherwise). */

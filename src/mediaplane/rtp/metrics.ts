@@ -1,6 +1,7 @@
 // Prometheus view of the RTP media plane. Counters are read from RtpCounters at scrape time;
 // the per-packet path never touches prom-client.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { SOURCE_REFUSALS } from './admission.js';
 import { RTP_OUTCOMES, type RtpCounters } from './counters.js';
 import { RTP_MALFORMED_REASONS } from './packet.js';
 
@@ -9,10 +10,15 @@ export interface RtpMetrics {
   readonly jitterSeconds: Histogram;
 }
 
-export function registerRtpMetrics(registry: Registry, counters: RtpCounters, activeStreams: () => number): RtpMetrics {
+export interface RtpGauges {
+  activeStreams: () => number;
+  pendingSources: () => number;
+}
+
+export function registerRtpMetrics(registry: Registry, counters: RtpCounters, gauges: RtpGauges): RtpMetrics {
   new Counter({
     name: 'rtp_packets_total',
-    help: 'RTP datagrams received, by outcome (accepted, malformed, rtcp, unknown_payload_type, foreign_source, duplicate, late, overflow, closed)',
+    help: `RTP datagrams received, by outcome (${RTP_OUTCOMES.join(', ')})`,
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
@@ -30,6 +36,25 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ac
       for (const r of RTP_MALFORMED_REASONS) this.inc({ reason: r }, counters.malformed[r]);
     },
   });
+  new Counter({
+    name: 'theo_rtp_sources_refused_total',
+    help: `New RTP sources of multi-source ports (RTP fork) refused a stream, by reason (${SOURCE_REFUSALS.join(', ')}); not_allowed, pending_limit and inconsistent count datagrams, the others sources`,
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of SOURCE_REFUSALS) this.inc({ reason: r }, counters.refused[r]);
+    },
+  });
+  new Gauge({
+    name: 'theo_rtp_sources_pending',
+    help: 'New RTP sources of multi-source ports still proving they send RTP (no stream, no session yet)',
+    registers: [registry],
+    collect() {
+      this.set(gauges.pendingSources());
+    },
+  });
+  plainCounter(registry, 'theo_rtp_format_switches_total', 'Times an RTP stream switched to a payload format of another clock rate (a flap is dropped instead: rtp_packets_total{outcome="payload_flap"})', () => counters.formatSwitches);
   plainCounter(registry, 'rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
   plainCounter(registry, 'rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
   plainCounter(registry, 'rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
@@ -45,7 +70,7 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ac
     help: 'RTP streams currently receiving',
     registers: [registry],
     collect() {
-      this.set(activeStreams());
+      this.set(gauges.activeStreams());
     },
   });
   const jitterSeconds = new Histogram({
