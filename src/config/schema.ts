@@ -195,8 +195,13 @@ const realtimeSchema = z
 
 const webhookSchema = z
   .object({
-    /** Where call events are POSTed (JSON, one event per request). */
+    /** Where call events are POSTed (JSON, one event per request); user:password in it is sent as Basic auth. */
     url: z.string().url(),
+    /** How metrics and logs name this webhook (default: the URL's host and port; the URL itself is never shown whole). */
+    name: z
+      .string()
+      .regex(/^[\w.:-]{1,64}$/, 'a webhook name is 1-64 letters, digits, _ . : or -')
+      .optional(),
     /** HMAC-SHA256 key: requests carry `theo-signature: t=<unix s>,v1=<hex of HMAC(secret, "<t>.<body>")>`. */
     secret: z.string().min(1).optional(),
     /** Event types sent; '*' sends all (partials included). */

@@ -13,7 +13,7 @@ import { AriController } from './ari/controller.js';
 import { CallHub } from './call-hub.js';
 import { RtpFork } from './rtp-fork.js';
 import { SipAdapter } from './sip/adapter.js';
-import { WebhookSink, createWebhookMetrics } from './webhooks.js';
+import { WebhookSink, createWebhookMetrics, webhookLabels } from './webhooks.js';
 
 export interface Telephony {
   readonly hub: CallHub;
@@ -46,7 +46,8 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     },
   });
   const metrics = config.webhooks.length > 0 ? createWebhookMetrics(deps.registry) : undefined;
-  const sinks = config.webhooks.map((w) => new WebhookSink(hub, w, logger, metrics));
+  const labels = webhookLabels(config.webhooks);
+  const sinks = config.webhooks.map((w, i) => new WebhookSink(hub, w, logger, metrics, labels[i]));
   const common = { sessions: deps.sessions, hub, logger, model: config.model ?? deps.defaultModel, language: config.language, hotWords: config.hotWords, denoise: config.denoise };
   // Where ARI and SIP peers are told to send RTP, worked out (and warned about) once, when first needed.
   let advertisedHost: string | undefined;

@@ -18,6 +18,9 @@ import { waitFor } from '../helpers/pace.js';
 import { runTheo } from '../helpers/theo.js';
 
 const SECRET = 'hook-secret';
+const HOOK_PASS = 'hookpass-7q';
+const HOOK_TOKEN = 'tok_4f1c9e27b8d35a60';
+const HOOK_QUERY = 'qs3cret';
 const FORK_PORT = 42290;
 const dir = mkdtempSync(join(tmpdir(), 'theo-fork-'));
 const callWav = join(dir, 'call.wav');
@@ -35,7 +38,8 @@ beforeAll(async () => {
   execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', gap, 'trim', '0', '1.2']);
   execFileSync('sox', [silence, `${SOUNDS}/queue-thankyou.wav`, gap, `${SOUNDS}/auth-thankyou.wav`, silence, callWav]);
   hooks = await hookReceiver();
-  const hookUrl = hooks.url;
+  // A webhook URL with credentials in it, as CRMs hand them out: they must never show in /metrics or logs.
+  const hookUrl = `${hooks.url.replace('http://', `http://theo:${HOOK_PASS}@`)}/${HOOK_TOKEN}?token=${HOOK_QUERY}`;
   const cfg = join(dir, 'theo.yaml');
   writeFileSync(cfg, ['rtp:', '  idleTimeoutMs: 1500', 'telephony:', '  webhooks:', `    - url: ${hookUrl}`, `      secret: ${SECRET}`, ''].join('\n'));
   served = await serveCalls(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
@@ -90,10 +94,16 @@ describe('RTP fork → call sessions', () => {
     const types = hooks.hooks.map((h) => h.event.type);
     expect(types).toEqual(['session.created', 'vad.speech_start', 'transcript.final', 'vad.speech_start', 'transcript.final', 'session.closed']);
     for (const h of hooks.hooks) {
+      expect(h.path).toBe(`/hook/${HOOK_TOKEN}?token=${HOOK_QUERY}`);
+      expect(h.authorization).toBe(`Basic ${Buffer.from(`theo:${HOOK_PASS}`).toString('base64')}`);
       const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h.signature);
       expect(m?.[2]).toBe(createHmac('sha256', SECRET).update(`${m?.[1]}.${h.body}`).digest('hex'));
       expect(h.event.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
     }
+    // /metrics (unauthenticated) names the webhook by its host, and nothing secret.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain(`theo_webhook_queue{webhook="${new URL(hooks.url).host}"}`);
+    for (const secret of [HOOK_PASS, HOOK_TOKEN, HOOK_QUERY]) expect(metrics).not.toContain(secret);
   });
 
   it('still transcribes a call with 5% loss, 40 ms jitter and reordering', async () => {

@@ -18,7 +18,7 @@ export interface CallEv {
 
 export interface HookReceiver {
   url: string;
-  hooks: { body: string; event: CallEv; signature: string }[];
+  hooks: { body: string; event: CallEv; signature: string; path: string; authorization: string | undefined }[];
   close(): void;
 }
 
@@ -29,7 +29,7 @@ export async function hookReceiver(): Promise<HookReceiver> {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      hooks.push({ body, event: JSON.parse(body) as CallEv, signature: String(req.headers['theo-signature']) });
+      hooks.push({ body, event: JSON.parse(body) as CallEv, signature: String(req.headers['theo-signature']), path: req.url ?? '', authorization: req.headers.authorization });
       res.end();
     });
   });
