@@ -63,7 +63,7 @@ export class RtpCallSession {
     stream.on('dtmf', (ev) => {
       if (ev.type === 'end' && !this.ended) this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || 8000));
     });
-    stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
+    stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : reason === 'bye' ? 'rtcp_bye' : 'call_ended'));
     // The media clock's tick (every stream's, from one timer): no timer per call.
     stream.onTick(() => this.feedQuiet());
     this.count = opts.index ?? 0;

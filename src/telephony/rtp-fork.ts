@@ -39,7 +39,8 @@ export class RtpFork {
     });
     try {
       for (const port of opts.ports) {
-        const ep = await rtp.open({ port, sourcePolicy: 'multi', allow: opts.allow, admission });
+        // RTCP comes on the port + 1 (ffmpeg sends its SR and BYE there) or multiplexed: a BYE ends its call.
+        const ep = await rtp.open({ port, sourcePolicy: 'multi', allow: opts.allow, admission, rtcp: true });
         ep.on('stream', (s) => fork.onStream(s, ep));
         fork.endpoints.push(ep);
       }

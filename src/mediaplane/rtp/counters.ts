@@ -2,6 +2,7 @@
 // Every datagram lands in exactly one outcome, so the outcomes always add up to `datagrams`.
 import { SOURCE_REFUSALS, type SourceRefusal } from './admission.js';
 import { RTP_MALFORMED_REASONS, type RtpMalformedReason } from './packet.js';
+import { RTCP_MALFORMED_REASONS, type RtcpMalformedReason } from './rtcp.js';
 
 export const RTP_OUTCOMES = [
   'accepted',
@@ -22,6 +23,22 @@ export const RTP_OUTCOMES = [
 ] as const;
 export type RtpOutcome = (typeof RTP_OUTCOMES)[number];
 
+/** RTCP datagrams (multiplexed on an RTP port, or on its RTCP port), each in exactly one outcome. */
+export const RTCP_OUTCOMES = [
+  /** A BYE that ended the stream of its sender. */
+  'bye',
+  /** A BYE for no stream of that source (an unknown SSRC, or one already ended). */
+  'bye_unknown',
+  /** A BYE on a port whose calls end by signalling (SIP, ARI): counted, the stream goes on. */
+  'bye_ignored',
+  /** Reports and the rest (SR, RR, SDES, APP, ...): validated only. */
+  'report',
+  'malformed',
+  /** From an address that may not send to this port (not the pinned peer, not allowed). */
+  'foreign_source',
+] as const;
+export type RtcpOutcome = (typeof RTCP_OUTCOMES)[number];
+
 export class RtpCounters {
   datagrams = 0;
   readonly outcome: Record<RtpOutcome, number> = zeroed(RTP_OUTCOMES);
@@ -30,6 +47,8 @@ export class RtpCounters {
   readonly refused: Record<SourceRefusal, number> = zeroed(SOURCE_REFUSALS);
   /** Times a stream switched to a payload format of another clock rate. */
   formatSwitches = 0;
+  readonly rtcp: Record<RtcpOutcome, number> = zeroed(RTCP_OUTCOMES);
+  readonly rtcpMalformed: Record<RtcpMalformedReason, number> = zeroed(RTCP_MALFORMED_REASONS);
   /** Packets the jitter buffers declared lost (and concealed). */
   lostPackets = 0;
   concealedSamples = 0;

@@ -1,6 +1,8 @@
 // One bound RTP port: receives datagrams, validates them, enforces the source policy and hands
 // packets to the stream of their source; on a multi-source port a new source becomes a stream only once
-// its admission (admission.ts) lets it. Replies (RtpSendStream) leave from this same socket,
+// its admission (admission.ts) lets it. RTCP, multiplexed (RFC 5761) or on the port + 1 when that is bound
+// too, is validated and counted; on a multi-source port a BYE (RFC 3550 §6.6) ends its sender's stream at
+// once (there is no signalling to end it). Replies (RtpSendStream) leave from this same socket,
 // because Asterisk ExternalMedia and symmetric-RTP peers expect media back from where they send.
 import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -13,6 +15,7 @@ import { safeEmit } from '../../util/events.js';
 import type { SourceAdmission, SourceRefusal } from './admission.js';
 import type { RtpCounters } from './counters.js';
 import { RtpPacket, isRtcp, readRtp } from './packet.js';
+import { RtcpCompound, readRtcp } from './rtcp.js';
 import { RtpStream, type RtpSource, type RtpStreamOptions } from './stream.js';
 
 /**
@@ -26,7 +29,7 @@ export interface EndpointOptions {
   sourcePolicy?: SourcePolicy;
   /** Only this peer may send. A missing port pins the port of its first packet (NAT, symmetric RTP). */
   expectedPeer?: { address: string; port?: number | undefined } | undefined;
-  /** For `multi`: addresses allowed to start a stream (empty = any). */
+  /** For `multi`: addresses allowed to start a stream (empty = any); RTCP from elsewhere is dropped too. */
   allow?: readonly string[];
   /**
    * For `multi`: what a new source must pass before it gets a stream (probation, per-address limits, the
@@ -57,6 +60,9 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
   private readonly ctx: EndpointContext;
   private readonly payloadTypes: PayloadTypeMap;
   private readonly pkt = new RtpPacket();
+  private readonly rtcp = new RtcpCompound();
+  /** The RTCP socket on port + 1, when bound. */
+  readonly rtcpSocket: dgram.Socket | undefined;
   private readonly expected: EndpointOptions['expectedPeer'];
   private readonly allow: ReadonlySet<string>;
   private readonly admission: SourceAdmission | undefined;
@@ -70,10 +76,11 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
   };
 
-  constructor(port: number, socket: dgram.Socket, opts: EndpointOptions, ctx: EndpointContext) {
+  constructor(port: number, socket: dgram.Socket, opts: EndpointOptions, ctx: EndpointContext, rtcpSocket?: dgram.Socket) {
     super();
     this.port = port;
     this.socket = socket;
+    this.rtcpSocket = rtcpSocket;
     this.ctx = ctx;
     this.policy = opts.sourcePolicy ?? 'pin';
     this.payloadTypes = opts.payloadTypes ?? ctx.payloadTypes;
@@ -87,6 +94,8 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port, MediaClock.now()));
     // A UDP socket error (e.g. ICMP unreachable surfacing on send) must not crash the process.
     socket.on('error', (err) => safeEmit(this, this.onListenerError, 'listenerError', err));
+    rtcpSocket?.on('message', (msg, rinfo) => this.onRtcpDatagram(msg, rinfo.address, rinfo.port));
+    rtcpSocket?.on('error', (err) => safeEmit(this, this.onListenerError, 'listenerError', err));
   }
 
   get closed(): boolean {
@@ -130,8 +139,9 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     }
 
     if (isRtcp(msg)) {
-      // rtcp-mux (RFC 5761): counted, not treated as malformed media.
+      // rtcp-mux (RFC 5761): an RTP outcome of its own, then read as RTCP.
       c.outcome.rtcp++;
+      this.onRtcpDatagram(msg, address, port);
       return;
     }
     const failure = readRtp(msg, this.pkt);
@@ -194,6 +204,44 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
       return undefined;
     }
     return stream;
+  }
+
+  /**
+   * One RTCP datagram (from the RTCP socket, or multiplexed), validated and counted. On a multi-source port a
+   * BYE ends the stream of its source: the same address, an SSRC the BYE lists, and the stream's RTP port or
+   * the one above it (where RTP senders send RTCP from). Public so tests can drive it without a socket.
+   */
+  onRtcpDatagram(msg: Uint8Array, address: string, port: number): void {
+    const c = this.ctx.counters;
+    if (this.isClosed) return;
+    // The RTP path checked the source of what is multiplexed; what reaches the RTCP port is checked here.
+    const foreign = this.policy === 'pin' ? this.pinnedAddress !== undefined && address !== this.pinnedAddress : this.allow.size > 0 && !this.allow.has(address);
+    if (foreign) {
+      c.rtcp.foreign_source++;
+      return;
+    }
+    const failure = readRtcp(msg, this.rtcp);
+    if (failure) {
+      c.rtcp.malformed++;
+      c.rtcpMalformed[failure.reason]++;
+      return;
+    }
+    if (this.rtcp.byeCount === 0) {
+      c.rtcp.report++;
+      return;
+    }
+    if (this.policy !== 'multi') {
+      c.rtcp.bye_ignored++;
+      return;
+    }
+    let ended = 0;
+    for (const s of [...this.multi.values()]) {
+      if (s.source.address === address && (port === s.source.port || port === s.source.port + 1) && this.rtcp.says(s.ssrc)) {
+        s.close('bye');
+        ended++;
+      }
+    }
+    c.rtcp[ended > 0 ? 'bye' : 'bye_unknown']++;
   }
 
   /**
@@ -275,11 +323,14 @@ export class RtpEndpoint extends EventEmitter<RtpEndpointEvents> {
     this.isClosed = true;
     for (const s of [...this.senders]) s.close();
     for (const s of this.streams()) s.close('endpoint_closed');
-    this.socket.removeAllListeners('message');
-    try {
-      this.socket.close();
-    } catch {
-      // already closed by the runtime (e.g. after an error): nothing left to release
+    for (const s of [this.socket, this.rtcpSocket]) {
+      if (!s) continue;
+      s.removeAllListeners('message');
+      try {
+        s.close();
+      } catch {
+        // already closed by the runtime (e.g. after an error): nothing left to release
+      }
     }
     this.ctx.onClose(this);
     safeEmit(this, this.onListenerError, 'close');

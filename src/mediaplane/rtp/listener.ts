@@ -1,6 +1,7 @@
 // The RTP media plane of a process: a port pool, the endpoints bound on it, one shared media clock
 // that drives every stream and sender, the admissions of multi-source ports, the receive counters and their
 // Prometheus view, and the log of what the receive path refuses (at a bounded rate).
+import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RtpConfig } from '../../config/index.js';
@@ -12,7 +13,7 @@ import { SourceAdmission, type SourceAdmissionOptions, type SourceRefusal } from
 import { RtpCounters } from './counters.js';
 import { RtpEndpoint, type EndpointOptions } from './endpoint.js';
 import { registerRtpMetrics, type RtpMetrics } from './metrics.js';
-import { PortPool } from './port-pool.js';
+import { PortPool, bindUdp } from './port-pool.js';
 import type { RtpSource, RtpStreamOptions } from './stream.js';
 
 export interface RtpListenerOptions {
@@ -26,6 +27,11 @@ export interface RtpListenerOptions {
 export interface OpenEndpointOptions extends EndpointOptions {
   /** Bind this port instead of taking one from the pool. */
   port?: number;
+  /**
+   * Also receive RTCP on the port + 1 (RFC 3550 §11; RTCP multiplexed on the port itself is read either way).
+   * When that port cannot be bound the endpoint opens without it (logged).
+   */
+  rtcp?: boolean;
 }
 
 export interface RtpListenerStats {
@@ -93,18 +99,28 @@ export class RtpListener implements ClockTask {
   async open(opts: OpenEndpointOptions = {}): Promise<RtpEndpoint> {
     if (this.isClosed) throw new Error('RTP listener is closed');
     const bound = opts.port !== undefined ? await this.pool.allocatePort(opts.port) : await this.pool.allocate();
+    const rtcpSocket = opts.rtcp ? await this.bindRtcp(bound.port + 1) : undefined;
     const ep = new RtpEndpoint(bound.port, bound.socket, opts, {
       counters: this.counters,
       streamOptions: this.streamOptions,
       payloadTypes: this.payloadTypes,
       clock: this.clock,
       onClose: (e) => this.forget(e),
-    });
+    }, rtcpSocket);
     ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err: errorMessage(err) }, 'RTP endpoint listener failed'));
     this.endpointSet.add(ep);
     if (this.endpointSet.size === 1) this.clock.add(this);
     this.logger.debug({ port: ep.port, policy: ep.policy }, 'RTP endpoint open');
     return ep;
+  }
+
+  private async bindRtcp(port: number): Promise<dgram.Socket | undefined> {
+    try {
+      return await bindUdp(this.config.host, port, this.config.recvBufferBytes);
+    } catch (err) {
+      this.logger.warn({ port, err }, 'cannot bind the RTCP port (RTP port + 1): RTCP is read only where it is multiplexed on the RTP port');
+      return undefined;
+    }
   }
 
   endpoints(): RtpEndpoint[] {

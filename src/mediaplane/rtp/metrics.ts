@@ -2,7 +2,8 @@
 // the per-packet path never touches prom-client.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { SOURCE_REFUSALS } from './admission.js';
-import { RTP_OUTCOMES, type RtpCounters } from './counters.js';
+import { RTCP_OUTCOMES, RTP_OUTCOMES, type RtpCounters } from './counters.js';
+import { RTCP_MALFORMED_REASONS } from './rtcp.js';
 import { RTP_MALFORMED_REASONS } from './packet.js';
 
 export interface RtpMetrics {
@@ -44,6 +45,26 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
     collect() {
       this.reset();
       for (const r of SOURCE_REFUSALS) this.inc({ reason: r }, counters.refused[r]);
+    },
+  });
+  new Counter({
+    name: 'theo_rtcp_packets_total',
+    help: `RTCP datagrams received (on RTP ports and their RTCP ports), by outcome (${RTCP_OUTCOMES.join(', ')})`,
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const o of RTCP_OUTCOMES) this.inc({ outcome: o }, counters.rtcp[o]);
+    },
+  });
+  new Counter({
+    name: 'theo_rtcp_malformed_packets_total',
+    help: 'RTCP datagrams dropped as malformed, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of RTCP_MALFORMED_REASONS) this.inc({ reason: r }, counters.rtcpMalformed[r]);
     },
   });
   new Gauge({

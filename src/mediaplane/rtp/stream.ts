@@ -34,7 +34,8 @@ export interface AudioFrame {
   kind: AudioFrameKind;
 }
 
-export type StreamCloseReason = 'idle' | 'closed' | 'endpoint_closed' | 'refused';
+/** `bye`: its sender left (RTCP BYE, RFC 3550 §6.6). */
+export type StreamCloseReason = 'idle' | 'closed' | 'endpoint_closed' | 'refused' | 'bye';
 export type StreamResetReason = 'ssrc_change' | 'seq_jump' | 'timestamp_jump' | 'codec_change';
 
 export interface RtpStreamEvents {

@@ -330,4 +330,41 @@ describe('RtpEndpoint receive path', () => {
       expect(wide.reduce((n, f) => n + f.pcm.length, 0)).toBe(320 * (10 - SWITCH_PACKETS + 1));
     });
   });
+
+  describe('RTCP', () => {
+    const bye = (ssrc: number): Buffer => {
+      const b = Buffer.from('81cb000100000000', 'hex');
+      b.writeUInt32BE(ssrc, 4);
+      return b;
+    };
+
+    it("a BYE ends a multi-source stream of its sender (same address, its RTP port or the next, its SSRC) and only that", async () => {
+      const { listener } = setup();
+      const ep = await listener.open({ sourcePolicy: 'multi', allow: [A, B] });
+      const closed: string[] = [];
+      ep.on('stream', (s) => s.on('close', (r) => closed.push(`${s.source.port}:${r}`)));
+      for (const port of [4000, 4002, 4004]) ep.onDatagram(pcmu(1, 0, { ssrc: port }), A, port, 0);
+      ep.onRtcpDatagram(bye(4000), B, 4000); // another address
+      ep.onRtcpDatagram(bye(4000), A, 4002); // another source's port
+      ep.onRtcpDatagram(bye(4002), A, 4003); // its RTP port + 1: its own
+      ep.onRtcpDatagram(bye(4004), A, 4004); // multiplexed
+      expect(closed).toEqual(['4002:bye', '4004:bye']);
+      expect(ep.streams().map((s) => s.source.port)).toEqual([4000]);
+      const c = listener.counters;
+      expect(c.rtcp).toMatchObject({ bye: 2, bye_unknown: 2 });
+    });
+
+    it('on a pinned port a BYE is counted and the stream goes on (its signalling ends the call); foreign RTCP is dropped', async () => {
+      const { listener } = setup();
+      const ep = await listener.open();
+      ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+      ep.onRtcpDatagram(bye(0x1234), A, 4001);
+      ep.onRtcpDatagram(bye(0x1234), B, 4001);
+      ep.onDatagram(bye(0x1234), A, 4000, 1); // multiplexed: an RTP outcome, then read as RTCP
+      expect(ep.streams()).toHaveLength(1);
+      const c = listener.counters;
+      expect(c.rtcp).toMatchObject({ bye_ignored: 2, foreign_source: 1 });
+      expect(c.outcome.rtcp).toBe(1);
+    });
+  });
 });
