@@ -15,6 +15,9 @@ import type { Session } from '../session/session.js';
 import type { CallHub } from './call-hub.js';
 import { RateAdapter } from './rate-adapter.js';
 
+/** The rate of telephone audio (G.711) when a call has sent no audio yet. */
+const DEFAULT_RATE = 8000;
+
 export interface CallSessionOptions {
   sessions: SessionManager;
   hub: CallHub;
@@ -60,8 +63,12 @@ export class RtpCallSession {
   ) {
     stream.on('audio', (f) => this.onAudio(f));
     // A digit is reported when it ends (its duration known); telephone-event runs at the audio's clock rate.
+    // One that ends while the first audio is still in the jitter buffer opens the session (at the stream's
+    // rate, G.711's when no audio came yet) rather than vanish.
     stream.on('dtmf', (ev) => {
-      if (ev.type === 'end' && !this.ended) this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || 8000));
+      if (ev.type !== 'end' || this.ended) return;
+      if (!this.session || this.session.closed) this.session = this.open(stream.sampleRate || DEFAULT_RATE);
+      this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || DEFAULT_RATE));
     });
     stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : reason === 'bye' ? 'rtcp_bye' : 'call_ended'));
     // The media clock's tick (every stream's, from one timer): no timer per call.

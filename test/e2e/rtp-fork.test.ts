@@ -15,6 +15,7 @@ import { serializeRtp } from '../../src/mediaplane/rtp/packet.js';
 import { SOUNDS } from '../helpers/audio.js';
 import { hookReceiver, serveCalls, type CallEv, type HookReceiver, type ServedCalls } from '../helpers/calls.js';
 import { waitFor } from '../helpers/pace.js';
+import { metricValue } from '../helpers/rtp-flood.js';
 import { runTheo } from '../helpers/theo.js';
 
 const SECRET = 'hook-secret';
@@ -159,5 +160,54 @@ describe('RTP fork → call sessions', () => {
     expect(digits[1]!.at_ms).toBeGreaterThan(digits[0]!.at_ms);
     expect(digits[0]!.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
     await waitFor('webhook digits', () => hooks.hooks.filter((h) => h.event.type === 'dtmf' && h.event.call?.channel_id === `127.0.0.1:${from}>${FORK_PORT}`).length === 2, () => String(hooks.hooks.length));
+  });
+
+  it('reports a digit whose packets came after the next digit (reordered within the jitter window), and counts one far too late', async () => {
+    const m0 = await (await fetch(`${base}/metrics`)).text();
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const from = sock.address().port;
+    let seq = 2000;
+    let ts = 100_000;
+    const send = (pt: number, payload: Uint8Array, s: number, timestamp: number, marker = false): void => {
+      sock.send(serializeRtp({ marker, payloadType: pt, sequenceNumber: s & 0xffff, timestamp, ssrc: 0xd7f1 }, payload), FORK_PORT, '127.0.0.1');
+    };
+    const audio = async (packets: number): Promise<void> => {
+      for (let i = 0; i < packets; i++) {
+        send(0, new Uint8Array(160).fill(0xff), seq++, ts);
+        ts += 160;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const ev = (event: number, end: boolean, duration: number): Uint8Array => {
+      const b = new Uint8Array(4);
+      writeTelephoneEvent({ event, end, volume: 10, duration }, b, 0);
+      return b;
+    };
+    /** A digit's four packets (three steps and the end) with its own sequence numbers and start timestamp. */
+    const digit = (event: number, firstSeq: number, start: number): void => {
+      for (const [i, d] of [160, 320, 480].entries()) send(101, ev(event, false, d), firstSeq + i, start, i === 0);
+      send(101, ev(event, true, 640), firstSeq + 3, start);
+    };
+    await audio(25);
+    // '4' then '8' were pressed (8 at 80 ms after 4 ended); the network delivered 8's packets first.
+    const t4 = ts;
+    const t8 = ts + 640 + 640;
+    digit(8, seq + 4, t8);
+    digit(4, seq, t4);
+    seq += 8;
+    ts = t8 + 640;
+    await audio(10);
+    // A '9' from two seconds before: far past the jitter buffer's reach.
+    digit(9, seq - 200, ts - 16_000);
+    await audio(10);
+    sock.close();
+    const mine = (): CallEv[] => eventsOf(from).filter((e) => e.type === 'dtmf');
+    await waitFor('two digits', () => mine().length === 2, () => eventsOf(from).map((e) => e.type).join(', '));
+    expect(mine().map((d) => (d as CallEv & { digit: string }).digit)).toEqual(['8', '4']);
+    const m = await (await fetch(`${base}/metrics`)).text();
+    const reordered = (outcome: string): number => metricValue(m, 'theo_rtp_dtmf_reordered_total', { outcome }) - metricValue(m0, 'theo_rtp_dtmf_reordered_total', { outcome });
+    expect(reordered('reported')).toBe(1);
+    expect(reordered('dropped')).toBe(1);
   });
 });

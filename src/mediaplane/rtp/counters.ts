@@ -55,6 +55,8 @@ export class RtpCounters {
   gapSamples = 0;
   resets = 0;
   dtmfEvents = 0;
+  /** DTMF digits whose packets came after a later digit's: reported anyway (within the reorder window), or dropped. */
+  readonly dtmfReordered = { reported: 0, dropped: 0 };
   streamsOpened = 0;
   streamsClosed = 0;
   streamsTimedOut = 0;

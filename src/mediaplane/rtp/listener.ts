@@ -70,6 +70,7 @@ export class RtpListener implements ClockTask {
       jitter: { ...opts.config.jitter },
       concealment: opts.config.concealment,
       onFlap: (source, from, to) => this.throttle.note('payload_flap', 'RTP payload type flapping: packets of another clock rate than their stream dropped', { source: `${source.address}:${source.port}`, from, to }),
+      onLateDigit: (source, seq) => this.throttle.note('dtmf_late', 'DTMF digit dropped: its packets came after a later digit, past the jitter buffer reach', { source: `${source.address}:${source.port}`, seq }),
     };
     if (opts.registry) this.metrics = registerRtpMetrics(opts.registry, this.counters, { activeStreams: () => this.activeStreams(), pendingSources: () => this.pendingSources() });
   }

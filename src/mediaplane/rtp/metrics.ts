@@ -83,6 +83,17 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
   plainCounter(registry, 'rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
   plainCounter(registry, 'rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
   plainCounter(registry, 'rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
+  new Counter({
+    name: 'theo_rtp_dtmf_reordered_total',
+    help: 'DTMF digits whose packets came after a later digit had begun: reported (within the jitter buffer reach) or dropped (too late)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'reported' }, counters.dtmfReordered.reported);
+      this.inc({ outcome: 'dropped' }, counters.dtmfReordered.dropped);
+    },
+  });
   plainCounter(registry, 'rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
   plainCounter(registry, 'rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
   plainCounter(registry, 'rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);

@@ -59,6 +59,8 @@ export interface RtpStreamOptions {
   fillGaps?: boolean;
   /** A packet of another clock rate than the stream's was dropped as flapping (payload types `from` -> `to`). */
   onFlap?: (source: RtpSource, from: number, to: number) => void;
+  /** A DTMF digit came too late to report (reordered past the jitter buffer's reach): its first packet's sequence number. */
+  onLateDigit?: (source: RtpSource, seq: number) => void;
 }
 
 /** Scratch size: bigger gaps and losses are emitted in several frames. */
@@ -78,7 +80,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   closed = false;
   private jb: JitterBuffer | undefined;
   private stats: ReceiverStats | undefined;
-  private readonly dtmf = new DtmfDetector();
+  private readonly dtmf: DtmfDetector;
   private readonly counters: RtpCounters;
   private readonly opts: RtpStreamOptions;
   private readonly scratch = new Int16Array(SCRATCH_SAMPLES);
@@ -102,6 +104,8 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     this.counters = counters;
     this.startedAtMs = nowMs;
     this.lastArrivalMs = nowMs;
+    // A digit reordered behind the next one is still reported if the jitter buffer could have held it.
+    this.dtmf = new DtmfDetector({ reorderWindowMs: opts.jitter.maxDepthMs });
   }
 
   get sampleRate(): number {
@@ -124,7 +128,7 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   /** Takes one parsed packet whose payload type is known; returns the outcome for the counters. */
   handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): PushOutcome | 'payload_flap' {
     this.lastArrivalMs = nowMs;
-    if (format.kind === 'telephone-event') return this.handleDtmf(pkt, nowMs);
+    if (format.kind === 'telephone-event') return this.handleDtmf(pkt, format, nowMs);
 
     const codec = format.codec;
     if (this.codec && codec.clockRate !== this.codec.clockRate) {
@@ -163,14 +167,27 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     return this.jb.push(pkt.ssrc, pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.payload, samples, nowMs, this, pkt.payloadType);
   }
 
-  private handleDtmf(pkt: RtpPacket, nowMs: number): 'accepted' {
+  private handleDtmf(pkt: RtpPacket, format: PayloadFormat & { kind: 'telephone-event' }, nowMs: number): 'accepted' {
     // RFC 4733 events share the sequence space with audio: tell the jitter buffer the slot is taken
     // so the audio path does not call it loss.
     this.jb?.skip(pkt.ssrc, pkt.sequenceNumber, nowMs, this);
-    this.dtmf.push(pkt.timestamp, pkt.marker, pkt.payload, (ev) => {
-      if (ev.type === 'end') this.counters.dtmfEvents++;
-      safeEmit(this, this.listenerError, 'dtmf', ev);
-    });
+    const late = this.dtmf.push(
+      pkt.timestamp,
+      pkt.marker,
+      pkt.payload,
+      (ev) => {
+        if (ev.type === 'end') {
+          this.counters.dtmfEvents++;
+          if (ev.reordered) this.counters.dtmfReordered.reported++;
+        }
+        safeEmit(this, this.listenerError, 'dtmf', ev);
+      },
+      format.clockRate,
+    );
+    if (late === 'late') {
+      this.counters.dtmfReordered.dropped++;
+      this.opts.onLateDigit?.(this.source, pkt.sequenceNumber);
+    }
     return 'accepted';
   }
 

@@ -140,6 +140,15 @@ describe('RtpCallSession', () => {
     expect(failures.map((e) => (e as Error).message)).toEqual(['too many sessions']);
   });
 
+  it('a digit that ends before the first audio frame (held in the jitter buffer) opens the session rather than vanish', () => {
+    const { stream, sessions } = setup();
+    stream.emit('dtmf', { digit: '1', event: 1, timestamp: 0, volume: 10, endLost: false, type: 'end', duration: 400 });
+    expect(sessions.map((s) => s.digits)).toEqual([[['1', 50]]]);
+    stream.emit('audio', frame(160));
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.pushed).toBe(160);
+  });
+
   it("passes a digit's end to the session (duration at the codec's clock), not its begin", () => {
     const { stream, sessions } = setup();
     stream.emit('audio', frame(160));
