@@ -34,7 +34,7 @@ export interface TelephonyDeps {
 export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
   const { config, logger } = deps;
   const hub = new CallHub();
-  hub.on('listenerError', (err) => logger.warn({ err: String(err) }, 'call event sink failed'));
+  hub.on('listenerError', (err) => logger.warn({ err }, 'call event sink failed'));
   new Gauge({
     name: 'theo_calls_active',
     help: 'call sessions in progress, by source (ari, sip, rtp-fork)',

@@ -41,9 +41,13 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const code = await served?.stop();
+  const stopped = await served?.stop();
   rmSync(dir, { recursive: true, force: true });
-  expect(code ?? 0).toBe(0);
+  expect(stopped?.code ?? 0).toBe(0);
+  // Tens of thousands of refusals, logged at a bounded rate: at most a line per reason per 10 s.
+  const refusalLines = (stopped?.stderr ?? '').split('\n').filter((l) => l.includes('RTP source refused'));
+  expect(refusalLines.length).toBeGreaterThan(0);
+  expect(refusalLines.length).toBeLessThanOrEqual(20);
 });
 
 async function forkCalls(): Promise<number> {

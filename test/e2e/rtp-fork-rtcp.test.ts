@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  expect((await served?.stop()) ?? 0).toBe(0);
+  expect((await served?.stop())?.code ?? 0).toBe(0);
 });
 
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s/g, ''), 'hex');

@@ -48,7 +48,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const code = await served?.stop();
+  const code = (await served?.stop())?.code;
   hooks.close();
   rmSync(dir, { recursive: true, force: true });
   expect(code ?? 0).toBe(0);

@@ -51,8 +51,8 @@ export interface ServedCalls {
   base: string;
   /** What the firehose sent, from just after the server listened. */
   firehose: CallEv[];
-  /** Closes the firehose and stops the server; resolves with its exit code. */
-  stop(): Promise<number | null>;
+  /** Closes the firehose and stops the server; resolves with its exit code and what it logged (stderr). */
+  stop(): Promise<{ code: number | null; stderr: string }>;
 }
 
 /** `theo serve ...args` with the calls firehose read from the start. */
@@ -65,7 +65,8 @@ export async function serveCalls(args: string[]): Promise<ServedCalls> {
     firehose: f.events,
     async stop() {
       f.close();
-      return (await stopTheo(run))?.code ?? 0;
+      const done = await stopTheo(run);
+      return { code: done?.code ?? 0, stderr: done?.stderr ?? '' };
     },
   };
 }

@@ -2,7 +2,8 @@
 // a source costs only a small entry in a bounded table until it has sent `probationPackets` packets of
 // consistent RTP, and only then may it become a stream (and its owner's call), within per-address limits and
 // whatever the owner's own policy says (its share of the session pool). The packets that proved a source are
-// held, not copied, and replayed into its stream, so a call loses no audio to its probation.
+// held, not copied, and replayed into its stream, so a call loses no audio to its probation (within
+// MAX_HELD_BYTES for all sources together: past it a run still proves its source, without the replay).
 //
 // Consistent, packet to packet: one SSRC and clock rate; the sequence number advancing by 1 to
 // MAX_SEQ_STEP (a lost packet or two); the timestamp advancing; whole samples of at most MAX_PACKET_MS; and,
@@ -55,6 +56,8 @@ export const SOURCE_IDLE_MS = 2000;
 export const RETRY_MS = 5000;
 /** Entries (unproven and refused sources) at most: past this the least recently heard one is dropped. */
 export const MAX_SOURCES = 4096;
+/** Bytes of datagrams held for replay, all unproven sources together. */
+export const MAX_HELD_BYTES = 4 * 1024 * 1024;
 const MAX_SEQ_STEP = 3;
 const MAX_PACKET_MS = 250;
 const CLOCK_TOLERANCE_MS = 250;
@@ -73,9 +76,12 @@ interface Entry {
   firstTs: number;
   firstAt: number;
   rate: number;
-  /** Datagrams of the run (each its own buffer from the socket) and their arrival times. */
+  /** Packets in the run so far. */
+  count: number;
+  /** Datagrams of the run (each its own buffer from the socket), their arrival times and bytes. */
   held: Uint8Array[];
   heldAt: number[];
+  heldBytes: number;
   /** Refused: when the source may try again. */
   retryAt: number;
 }
@@ -87,6 +93,7 @@ export class SourceAdmission {
   private readonly entries = new Map<string, Entry>();
   private readonly pendingByAddress = new Map<string, number>();
   private readonly streamsByAddress = new Map<string, number>();
+  private heldBytes = 0;
 
   constructor(
     private readonly opts: SourceAdmissionOptions,
@@ -105,6 +112,11 @@ export class SourceAdmission {
   /** Sources tracked (unproven and refused). */
   get tracked(): number {
     return this.entries.size;
+  }
+
+  /** Bytes of datagrams held for replay. */
+  get held(): number {
+    return this.heldBytes;
   }
 
   /**
@@ -127,17 +139,16 @@ export class SourceAdmission {
       if (!sane) return this.refuse('inconsistent', source);
       if ((this.pendingByAddress.get(source.address) ?? 0) >= this.opts.maxPendingPerAddress) return this.refuse('pending_limit', source);
       e = this.start(key, source.address);
-    } else if (sane && e.held.length > 0 && codec.clockRate !== e.rate) {
+    } else if (sane && e.count > 0 && codec.clockRate !== e.rate) {
       // Another clock than the run's: what the stream would drop as payload type flapping; not a break.
       return this.touch(key, e, nowMs, 'probation');
     } else if (!sane || !this.follows(e, pkt, codec, nowMs)) {
       this.counters.refused.inconsistent++;
       this.onRefuse('inconsistent', source);
-      e.held.length = 0;
-      e.heldAt.length = 0;
+      this.endRun(e);
       if (!sane) return this.touch(key, e, nowMs, 'probation');
     }
-    if (e.held.length === 0) {
+    if (e.count === 0) {
       e.ssrc = pkt.ssrc;
       e.firstTs = pkt.timestamp;
       e.firstAt = nowMs;
@@ -145,9 +156,13 @@ export class SourceAdmission {
     }
     e.seq = pkt.sequenceNumber;
     e.ts = pkt.timestamp;
-    if (e.held.length + 1 < this.opts.probationPackets) {
-      e.held.push(datagram);
-      e.heldAt.push(nowMs);
+    if (++e.count < this.opts.probationPackets) {
+      if (this.heldBytes + datagram.byteLength <= MAX_HELD_BYTES) {
+        e.held.push(datagram);
+        e.heldAt.push(nowMs);
+        e.heldBytes += datagram.byteLength;
+        this.heldBytes += datagram.byteLength;
+      }
       return this.touch(key, e, nowMs, 'probation');
     }
     const refused = this.judge(source, codec.clockRate);
@@ -155,8 +170,7 @@ export class SourceAdmission {
       this.setPending(e.address, -1);
       e.state = REFUSED;
       e.retryAt = nowMs + RETRY_MS;
-      e.held.length = 0;
-      e.heldAt.length = 0;
+      this.endRun(e);
       this.refuse(refused, source);
       return this.touch(key, e, nowMs, 'refused');
     }
@@ -214,7 +228,7 @@ export class SourceAdmission {
       const oldest = this.entries.entries().next().value;
       if (oldest) this.drop(oldest[0], oldest[1]);
     }
-    const e: Entry = { state: PROBING, address, lastAt: 0, ssrc: 0, seq: 0, ts: 0, firstTs: 0, firstAt: 0, rate: 0, held: [], heldAt: [], retryAt: 0 };
+    const e: Entry = { state: PROBING, address, lastAt: 0, ssrc: 0, seq: 0, ts: 0, firstTs: 0, firstAt: 0, rate: 0, count: 0, held: [], heldAt: [], heldBytes: 0, retryAt: 0 };
     this.entries.set(key, e);
     this.setPending(address, 1);
     return e;
@@ -237,7 +251,17 @@ export class SourceAdmission {
 
   private forget(key: string, e: Entry): void {
     this.entries.delete(key);
+    this.endRun(e);
     if (e.state === PROBING) this.setPending(e.address, -1);
+  }
+
+  /** Ends the entry's run: its held datagrams go (their bytes back to the budget). */
+  private endRun(e: Entry): void {
+    this.heldBytes -= e.heldBytes;
+    e.heldBytes = 0;
+    e.held.length = 0;
+    e.heldAt.length = 0;
+    e.count = 0;
   }
 
   private setPending(address: string, delta: number): void {

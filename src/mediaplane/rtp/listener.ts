@@ -5,7 +5,6 @@ import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RtpConfig } from '../../config/index.js';
-import { errorMessage } from '../../errors/index.js';
 import { MediaClock, type ClockTask } from '../clock.js';
 import { PayloadTypeMap } from '../codec/payload-types.js';
 import { LogThrottle } from '../../util/log-throttle.js';
@@ -62,7 +61,7 @@ export class RtpListener implements ClockTask {
   constructor(opts: RtpListenerOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
-    this.clock = opts.clock ?? new MediaClock(opts.config.tickMs, (err) => this.logger.error({ err: errorMessage(err) }, 'media clock task failed'));
+    this.clock = opts.clock ?? new MediaClock(opts.config.tickMs, (err) => this.logger.error({ err }, 'media clock task failed'));
     this.pool = new PortPool({ host: opts.config.host, min: opts.config.portMin, max: opts.config.portMax, recvBufferBytes: opts.config.recvBufferBytes });
     this.payloadTypes = PayloadTypeMap.parse(opts.config.payloadTypes);
     this.throttle = new LogThrottle((fields, msg) => this.logger.warn(fields, msg));
@@ -108,7 +107,7 @@ export class RtpListener implements ClockTask {
       clock: this.clock,
       onClose: (e) => this.forget(e),
     }, rtcpSocket);
-    ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err: errorMessage(err) }, 'RTP endpoint listener failed'));
+    ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err }, 'RTP endpoint listener failed'));
     this.endpointSet.add(ep);
     if (this.endpointSet.size === 1) this.clock.add(this);
     this.logger.debug({ port: ep.port, policy: ep.policy }, 'RTP endpoint open');

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../src/config/index.js';
 import { MediaClock } from '../../../../src/mediaplane/clock.js';
-import { MAX_SOURCES, RETRY_MS, SOURCE_IDLE_MS, type AdmitHook, type SourceAdmission } from '../../../../src/mediaplane/rtp/admission.js';
+import { MAX_HELD_BYTES, MAX_SOURCES, RETRY_MS, SOURCE_IDLE_MS, type AdmitHook, type SourceAdmission } from '../../../../src/mediaplane/rtp/admission.js';
 import type { RtpEndpoint } from '../../../../src/mediaplane/rtp/endpoint.js';
 import { RtpListener } from '../../../../src/mediaplane/rtp/listener.js';
 import { serializeRtp } from '../../../../src/mediaplane/rtp/packet.js';
@@ -157,6 +157,25 @@ describe('source admission', () => {
     expect(ep.streams()).toHaveLength(0);
     const c = listener.counters;
     expect(c.outcomesTotal()).toBe(c.datagrams);
+  });
+
+  it('holds at most MAX_HELD_BYTES of datagrams for all unproven sources; past it a run still proves its source', async () => {
+    const { listener: rtp, admission, eps } = await setup({ packets: 5 });
+    const ep = eps[0]!;
+    // 250 ms packets of L16 at 44.1 kHz (payload type 11): 22,050 bytes each, 4 held per source.
+    const big = (seq: number, ts: number): Buffer => pcmu(seq, ts, { pt: 11, len: 22_050 });
+    for (let a = 0; a < 60; a++) for (let i = 0; i < 4; i++) ep.onDatagram(big(100 + i, 11_025 * i), `10.2.0.${a}`, 4000, 250 * i);
+    expect(admission.held).toBeLessThanOrEqual(MAX_HELD_BYTES);
+    expect(admission.held).toBeGreaterThan(MAX_HELD_BYTES - 4 * 22_062);
+    const frames: AudioFrame[] = [];
+    ep.on('stream', (s) => s.on('audio', (f) => frames.push({ ...f, pcm: f.pcm.slice() })));
+    ep.onDatagram(big(104, 11_025 * 4), '10.2.0.59', 4000, 1000);
+    expect(ep.streams()).toHaveLength(1);
+    rtp.onTick(5000);
+    // The last source held nothing (the budget was spent): only its proving packet plays.
+    expect(frames.filter((f) => f.kind === 'audio').reduce((n, f) => n + f.pcm.length, 0)).toBe(11_025);
+    rtp.onTick(5000 + SOURCE_IDLE_MS);
+    expect(admission.held).toBe(0);
   });
 
   it('5,000 sources of 3 packets cost a bounded table and no stream', async () => {
