@@ -671,6 +671,18 @@ describe('session: crash recovery', () => {
     expect(h.link.streams).toHaveLength(1);
   });
 
+  it('fails at once with the reason when the model is down, not when the recovery window runs out', async () => {
+    const h = setup({ sessions: { recoveryTimeoutMs: 600_000, timeouts: { closingMs: 100 } } });
+    speech(h.vad, 16000, 40000);
+    h.feed(30000);
+    h.link.serving = 'down';
+    h.link.last.fail();
+    await vi.waitFor(() => expect(h.session.closed).toBe(true), { timeout: 1500, interval: 10 });
+    expect(h.link.servingCalls).toEqual([600_000]);
+    expect(h.of('error')[0]).toMatchObject({ code: 'worker_unavailable', message: "model 'm' is down: its worker went down 6 times within 60 s; next retry in 5 s", recoverable: false });
+    expect(h.link.streams).toHaveLength(1);
+  });
+
   it('closes at once on an invalid_argument error from the worker', async () => {
     const h = setup();
     speech(h.vad, 16000, 40000);
