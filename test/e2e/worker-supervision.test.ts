@@ -119,5 +119,5 @@ describe('a model whose worker keeps dying', () => {
     const ok = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: again });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { text: string }).text.toLowerCase()).toMatch(/thank you/);
-  });
+  }, 240_000);
 });

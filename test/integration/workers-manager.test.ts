@@ -139,7 +139,7 @@ describe('WorkerManager', () => {
     m.on('state', (s) => logged.push(s.state));
 
     // Down: a waiting caller hears it at once, with the reason and when the next retry comes.
-    const err = await m.whenServing('crashloop-d', 60_000).catch((e: unknown) => e);
+    const err = await m.whenServing('crashloop-d', 120_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerUnavailableError);
     expect((err as WorkerUnavailableError).reason).toBe('failed');
     expect((err as Error).message).toMatch(/model 'crashloop-d' is down: its worker went down 3 times within 600 s \(last: worker exited with code 2: model failed to load: test engine: .* exists\); (next retry in \d+ s|a retry is starting)/);
@@ -153,20 +153,20 @@ describe('WorkerManager', () => {
     expect(statusOf(m, 'crashloop-d')).toMatchObject({ state: 'failed', retryAfterS: expect.any(Number) as number });
 
     // Never given up: the restarts go on past maxRestarts while the model stays failed.
-    await waitUntil(() => statusOf(m, 'crashloop-d').restarts >= 5, 'retries past maxRestarts');
+    await waitUntil(() => statusOf(m, 'crashloop-d').restarts >= 5, 'retries past maxRestarts', 90_000);
     expect(statusOf(m, 'crashloop-d').state).toBe('failed');
     expect(await metric(registry, 'theo_worker_restarts_total', 'crashloop-d')).toBeGreaterThanOrEqual(5);
     expect(await metric(registry, 'theo_worker_up', 'crashloop-d')).toBe(0);
 
     // Repaired: the next retry serves, and the model is no longer dead.
     rmSync(broken);
-    await waitUntil(() => statusOf(m, 'crashloop-d').state === 'serving', 'a retry to serve');
+    await waitUntil(() => statusOf(m, 'crashloop-d').state === 'serving', 'a retry to serve', 90_000);
     expect(m.dead()).toEqual([]);
     expect(m.down('crashloop-d')).toBeUndefined();
     expect((await m.client('crashloop-d').transcribeFile(request('back', 40))).text).toBe('samples=40 rms=0.500');
     expect(logged.at(-1)).toBe('serving');
     expect(await metric(registry, 'theo_worker_up', 'crashloop-d')).toBe(1);
-  });
+  }, 180_000);
 
   it("a local worker's gRPC port refuses calls without its token, Health included; the manager's own calls carry it", async () => {
     const entry = writeTestModel(modelsDir, 'auth-a', { testEngine: 'echo' });
