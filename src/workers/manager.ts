@@ -53,7 +53,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       logger: opts.logger,
       up: new Gauge({ name: 'theo_worker_up', help: '1 when the worker of a model is serving, else 0', labelNames: ['model'], registers: [opts.registry] }),
       restarts: new Counter({ name: 'theo_worker_restarts_total', help: 'worker restarts after a crash or a hang, by model', labelNames: ['model'], registers: [opts.registry] }),
-      changed: (w) => safeEmit(this, (event, err) => this.log.error({ event, err: errorMessage(err) }, 'worker state listener threw'), 'state', w.status()),
+      changed: (w) => safeEmit(this, (event, err) => this.log.error({ event, err }, 'worker state listener threw'), 'state', w.status()),
     };
     this.shared = shared;
     const { config } = opts;
