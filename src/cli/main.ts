@@ -258,12 +258,14 @@ export function buildProgram(): Command {
   withCommon(program.command('worker').description('run one model as a gRPC worker (spawned by `theo serve`, or remote); prints {"event":"listening","port":N}'))
     .requiredOption('--model <name>', 'registry name of the model to load')
     .option('--model-dir <dir>', "the model's folder (default: the one under models.dir whose theo.yaml has that name)")
-    .option('--host <host>', 'gRPC listen address (default workers.host, 127.0.0.1)')
+    .option('--host <host>', 'gRPC listen address (default workers.host, 127.0.0.1; a remote worker: e.g. 0.0.0.0, with workers.token set)')
     .option('--port <port>', 'gRPC listen port (0 = any free port)', int('--port', 0, 65535), 0)
     .addOption(new Option('--engine-module <file>', 'module exporting createEngine(entry), instead of the engine the manifest names (tests)').hideHelp())
     .addOption(new Option('--watch-stdin', 'stop when stdin closes (the spawning runtime is gone)').hideHelp())
-    .action(async (flags: CommonFlags & { model: string; modelDir?: string; host?: string; port: number; engineModule?: string; watchStdin?: boolean }) => {
-      const config = buildConfig(flags, { workers: { host: flags.host } });
+    .addOption(new Option('--token-stdin', "read this worker's token from the first line of stdin (the spawning runtime sends it)").hideHelp())
+    .action(async (flags: CommonFlags & { model: string; modelDir?: string; host?: string; port: number; engineModule?: string; watchStdin?: boolean; tokenStdin?: boolean }) => {
+      // --host is where this worker listens, not workers.host (the loopback address of a runtime's own workers).
+      const config = buildConfig(flags, {});
       const logger = createLogger({ level: config.log.level });
       const code = await workerCommand(flags, config, logger);
       // Exit now: a stuck handle (an engine's thread pool, stdin) must not keep a stopped worker alive.

@@ -110,6 +110,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       if (closing) return { ready: false, reason: 'shutting down' };
       const mine = workers.status().filter((w) => w.model === config.models.default);
       if (mine.some((w) => w.state === 'serving')) return { ready: true };
+      const down = workers.down(config.models.default);
+      if (down) return { ready: false, reason: down.message };
       const state = mine[0]?.state ?? 'missing';
       return { ready: false, reason: `model '${config.models.default}' is ${state === 'starting' || state === 'restarting' ? 'loading' : state}` };
     },
@@ -121,8 +123,15 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       workers: () => ({
         default_model: config.models.default,
         in_flight: scheduler.inFlight(),
-        workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError })),
+        workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError, retry_after_s: s.retryAfterS })),
       }),
+      // Liveness: a model this process serves with its own workers is dead when every one of them is failed
+      // (crash-looping). /health then says 503 so that a supervisor restarts the process; retries go on.
+      models: () => {
+        const dead = workers.dead();
+        if (dead.length > 0) throw new TheoError('worker_unavailable', dead.map((d) => `model '${d.model}' is down: ${d.reason}; next retry in ${d.retryAfterS} s`).join('; '));
+        return {};
+      },
     },
     mount: (router) => {
       mountDemoRoutes(router);

@@ -32,6 +32,7 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_MODELS_DIR', ['models', 'dir'], 'string'],
   ['THEO_DEFAULT_MODEL', ['models', 'default'], 'string'],
   ['THEO_WORKER_REPLICAS', ['workers', 'replicas'], 'int'],
+  ['THEO_WORKER_TOKEN', ['workers', 'token'], 'string'],
   ['THEO_API_KEY', ['api', 'apiKey'], 'string'],
   ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
   ['THEO_PREPROCESS', ['preprocess', 'enabled'], 'bool'],

@@ -55,10 +55,17 @@ const modelsSchema = z
   })
   .strict();
 
+/** Loopback addresses: what a runtime's own workers may bind (only this host reaches them). */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
+
 const workersSchema = z
   .object({
-    /** Address local workers bind (gRPC). */
-    host: z.string().min(1).default('127.0.0.1'),
+    /** Address local workers bind (gRPC): loopback only; a worker for other hosts is a remote one. */
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .refine((h) => LOOPBACK.test(h), { message: 'local workers bind loopback only (127.0.0.1, ::1 or localhost); run `theo worker --host ADDRESS` elsewhere and list it in workers.remote' }),
     /** First port tried for local workers; 0 lets the OS pick. */
     portBase: z.number().int().min(0).max(65535).default(0),
     /** Worker processes per loaded model; requests are spread over them (round robin). */
@@ -67,9 +74,16 @@ const workersSchema = z
     nice: z.number().int().min(0).max(19).default(10),
     /** How long a worker may take to load its model and report SERVING. */
     startTimeoutMs: z.number().int().min(1000).default(120_000),
-    /** Restarts allowed per model within restartWindowMs before the worker is given up. */
+    /** Restarts allowed per model within restartWindowMs; past that the worker is failed (crash-looping). */
     maxRestarts: z.number().int().min(0).default(5),
     restartWindowMs: z.number().int().min(1000).default(60_000),
+    /** A failed worker is retried for as long as the runtime runs, the delay doubling from 5 s up to this. */
+    retryMaxMs: z.number().int().min(1000).default(60_000),
+    /**
+     * Shared secret of remote workers: the runtime sends it on every call to them, and `theo worker` run by
+     * hand requires it. Workers that the runtime spawns get a random token of their own instead.
+     */
+    token: z.string().min(16, 'workers.token must be at least 16 characters').regex(/^\S+$/, 'workers.token must not contain spaces').optional(),
     /** Graceful stop: time given to a worker to finish before it is killed. */
     stopTimeoutMs: z.number().int().min(100).default(5_000),
     remote: z.array(remoteWorkerSchema).default([]),

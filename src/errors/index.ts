@@ -88,7 +88,7 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Why a worker cannot take a request now; `loading` and `restarting` come with a retry hint. */
+/** Why a worker cannot take a request now; `loading`, `restarting` and `failed` come with a retry hint. */
 export type WorkerUnavailableReason = 'loading' | 'restarting' | 'failed' | 'stopped' | 'unreachable' | 'crashed' | 'closed' | 'deadline';
 
 /** A worker is down, still loading, or died during a call. `retryAfter` (seconds) when waiting may help. */

@@ -11,7 +11,7 @@ export interface RtpMetrics {
 
 export function registerRtpMetrics(registry: Registry, counters: RtpCounters, activeStreams: () => number): RtpMetrics {
   new Counter({
-    name: 'rtp_packets_total',
+    name: 'theo_rtp_packets_total',
     help: 'RTP datagrams received, by outcome (accepted, malformed, rtcp, unknown_payload_type, foreign_source, duplicate, late, overflow, closed)',
     labelNames: ['outcome'],
     registers: [registry],
@@ -21,7 +21,7 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ac
     },
   });
   new Counter({
-    name: 'rtp_malformed_packets_total',
+    name: 'theo_rtp_malformed_packets_total',
     help: 'RTP datagrams dropped as malformed, by reason',
     labelNames: ['reason'],
     registers: [registry],
@@ -30,18 +30,18 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ac
       for (const r of RTP_MALFORMED_REASONS) this.inc({ reason: r }, counters.malformed[r]);
     },
   });
-  plainCounter(registry, 'rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
-  plainCounter(registry, 'rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
-  plainCounter(registry, 'rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
-  plainCounter(registry, 'rtp_foreign_source_packets_total', 'RTP datagrams from a source other than the pinned or expected peer', () => counters.outcome.foreign_source);
-  plainCounter(registry, 'rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
-  plainCounter(registry, 'rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
-  plainCounter(registry, 'rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
-  plainCounter(registry, 'rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
-  plainCounter(registry, 'rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
-  plainCounter(registry, 'rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);
+  plainCounter(registry, 'theo_rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
+  plainCounter(registry, 'theo_rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
+  plainCounter(registry, 'theo_rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
+  plainCounter(registry, 'theo_rtp_foreign_source_packets_total', 'RTP datagrams from a source other than the pinned or expected peer', () => counters.outcome.foreign_source);
+  plainCounter(registry, 'theo_rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
+  plainCounter(registry, 'theo_rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
+  plainCounter(registry, 'theo_rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
+  plainCounter(registry, 'theo_rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
+  plainCounter(registry, 'theo_rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
+  plainCounter(registry, 'theo_rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);
   new Gauge({
-    name: 'rtp_active_streams',
+    name: 'theo_rtp_active_streams',
     help: 'RTP streams currently receiving',
     registers: [registry],
     collect() {
@@ -49,7 +49,7 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ac
     },
   });
   const jitterSeconds = new Histogram({
-    name: 'rtp_jitter_seconds',
+    name: 'theo_rtp_jitter_seconds',
     help: 'RFC 3550 interarrival jitter of active streams, sampled once per second per stream',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32],
     registers: [registry],

@@ -60,6 +60,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', pingIntervalMs: 1000 } } } })).toThrow(/pingIntervalMs/);
   });
 
+  it('workers: the shared token from THEO_WORKER_TOKEN, a failed worker retried every 60 s at most, and local workers on loopback only', () => {
+    const c = loadConfig({ env: { THEO_WORKER_TOKEN: 'a-shared-secret-of-some-length' } });
+    expect(c.workers).toMatchObject({ host: '127.0.0.1', token: 'a-shared-secret-of-some-length', retryMaxMs: 60_000, maxRestarts: 5, restartWindowMs: 60_000 });
+    expect(loadConfig({ env: {} }).workers.token).toBeUndefined();
+    for (const host of ['127.0.0.2', '::1', 'localhost']) expect(loadConfig({ env: {}, overrides: { workers: { host } } }).workers.host).toBe(host);
+    for (const host of ['0.0.0.0', '10.0.0.5', '::', 'gpu-1.internal']) {
+      expect(() => loadConfig({ env: {}, overrides: { workers: { host } } })).toThrow(/workers\.host: local workers bind loopback only/);
+    }
+    expect(() => loadConfig({ env: { THEO_WORKER_TOKEN: 'short' } })).toThrow(/workers\.token must be at least 16 characters/);
+    expect(() => loadConfig({ env: { THEO_WORKER_TOKEN: 'has a space in the middle' } })).toThrow(/workers\.token must not contain spaces/);
+    expect(() => loadConfig({ env: {}, overrides: { workers: { retryMaxMs: 10 } } })).toThrow(/workers\.retryMaxMs/);
+  });
+
   it('freezes the result', () => {
     const c = loadConfig({ env: {} });
     expect(Object.isFrozen(c)).toBe(true);
