@@ -303,12 +303,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** An error as the person at the terminal needs it: for an unknown model, where it was looked for. */
+function cliMessage(err: unknown): string {
+  if (!isTheoError(err)) return errorMessage(err);
+  if (err.code !== 'model_not_found') return err.message;
+  const { dir, problem } = err.details as { dir?: unknown; problem?: { path: string; reason: string } };
+  const where = typeof dir === 'string' ? ` in models.dir ${dir}` : '';
+  return `${err.message}${where}${problem ? `; ${problem.path} could not be used: ${problem.reason}` : ''}`;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     // Expected failures (bad config, bad file, busy port) get one clear line, not a stack trace.
-    process.stderr.write(`theo: ${isTheoError(err) ? err.message : errorMessage(err)}\n`);
+    process.stderr.write(`theo: ${cliMessage(err)}\n`);
     process.exitCode = 1;
   }
 }

@@ -1,6 +1,10 @@
 // The shape of Theo's configuration and its defaults. Every field is validated here once;
 // the rest of the code receives a frozen, typed object and never re-checks.
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** The `models` folder of this install (the package root's, next to src/ and dist/). */
+export const INSTALL_MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url));
 
 const port = z.number().int().min(1).max(65535);
 // 0 lets the OS pick the HTTP port (tests, side-by-side instances).
@@ -46,12 +50,21 @@ const remoteWorkerSchema = z
 
 const modelsSchema = z
   .object({
-    /** Folder of model folders (each with a theo.yaml). Relative paths are relative to the working directory. */
-    dir: z.string().min(1).default('models'),
+    /**
+     * Folder of model folders (each with a theo.yaml). Default: the install's own `models` folder. A relative
+     * path is taken from the config file's folder when the file sets it, else from the working directory
+     * (env, flags); config/load.ts resolves it, so the value here is absolute.
+     */
+    dir: z.string().min(1).default(INSTALL_MODELS_DIR),
     /** The model used when a request names none. */
     default: z.string().min(1).default('pocketsphinx-en-us'),
     /** Models to run workers for at start; empty = the default model only. */
     load: z.array(z.string().min(1)).default([]),
+    /**
+     * A request naming a model the folder did not have (or had without its files) rescans the folder, at
+     * most once per this many ms: a model pulled while serving is found without a restart.
+     */
+    rescanIntervalMs: z.number().int().min(100).max(3_600_000).default(2_000),
   })
   .strict();
 
@@ -315,10 +328,12 @@ export const configSchema = z
         /** PEM certificate chain and private key files: with both, the API is served over HTTPS and WSS. */
         tlsCert: z.string().min(1).optional(),
         tlsKey: z.string().min(1).optional(),
+        /** At shutdown, requests in flight get this long to finish; connections still open then are closed. */
+        drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
       })
       .strict()
       .refine((s) => (s.tlsCert === undefined) === (s.tlsKey === undefined), { message: 'server.tlsCert and server.tlsKey go together: give both or neither' })
-      .default({ host: '127.0.0.1', port: 8000 }),
+      .default({ host: '127.0.0.1', port: 8000, drainTimeoutMs: 10_000 }),
     log: z
       .object({ level: logLevel.default('info') })
       .strict()
