@@ -1,6 +1,7 @@
 // The rule runner: tokenises, tries the rules at each word that can start a number phrase, writes what
 // they claim and copies everything else as it was. Never throws: on any failure the input comes back.
 
+import { articleOpens } from './numbers.js';
 import { RULES, type RuleMatch } from './rules.js';
 import { joinTokens, tokenize, type Token } from './tokens.js';
 import type { ItnTable } from './types.js';
@@ -30,6 +31,7 @@ export function vocabulary(table: ItnTable): ReadonlySet<string> {
   if (s === undefined) {
     s = new Set([
       ...starters(table),
+      ...table.scaleArticles,
       ...Object.keys(table.months),
       ...table.connectors,
       ...table.decimalWords,
@@ -65,7 +67,7 @@ export function runItn(text: string, table: ItnTable): string {
     let i = 0;
     while (i < tokens.length) {
       const t = tokens[i] as Token;
-      if (t.kind !== 'word' || !start.has(t.key)) {
+      if (t.kind !== 'word' || !(start.has(t.key) || articleOpens(tokens, i, table))) {
         out += t.text;
         i++;
         continue;

@@ -22,6 +22,8 @@ export interface NumPhrase {
   lastCls: NumClass;
   /** Key of the first word. */
   firstKey: string;
+  /** The first word is a scale article ("a hundred"): it counts in `words`. */
+  article: boolean;
   /** Suffix of the last word when it is an ordinal that carries one. */
   suffix?: string;
 }
@@ -73,6 +75,17 @@ function lexicon(table: ItnTable, mode: 'cardinal' | 'ordinal'): Lexicon {
   };
 }
 
+/** An article opens a cardinal only right before a hundred or scale word ("a hundred", not "a dog"). */
+export function articleOpens(tokens: readonly Token[], i: number, table: ItnTable): boolean {
+  if (!table.scaleArticles.includes(tokens[i]?.key ?? '')) return false;
+  const n = nextWord(tokens, i);
+  const k = n < 0 ? '' : (tokens[n]?.key ?? '');
+  const w = Object.hasOwn(table.cardinals, k) ? table.cardinals[k] : undefined;
+  return w?.cls === 'hundredMul' || w?.cls === 'scale';
+}
+
+const ONE: NumWord = { value: 1, cls: 'unit' };
+
 function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'cardinal' | 'ordinal'): NumPhrase | undefined {
   const lex = lexicon(table, mode);
   const s: State = { total: 0, group: 0, lastScale: Infinity, last: undefined };
@@ -81,17 +94,25 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
   let words = 0;
   let sawOrdinal = false;
   let suffix: string | undefined;
+  const article = mode === 'cardinal' && articleOpens(tokens, i, table);
+  // Where the phrase stood before its last connector: "dois mil e vinte | e dois mil" is two numbers.
+  let beforeConnector: { s: State; end: number; words: number } | undefined;
+  let stoppedAtScale = false;
   while (words < MAX_WORDS) {
     const key = tokens[k]?.key ?? '';
     let at = k;
-    let hit = lex(key);
+    let hit = article && words === 0 ? { word: ONE, ordinal: false } : lex(key);
     if (hit === undefined && words > 0 && table.connectors.includes(key) && s.last !== undefined && table.connectorAfter.includes(s.last)) {
       const n = nextWord(tokens, k, true);
       if (n < 0) break;
       hit = lex(tokens[n]?.key ?? '');
       at = n;
+      beforeConnector = { s: { ...s }, end, words };
     }
-    if (hit === undefined || !fits(s, hit.word, tokens[at]?.key ?? '', table)) break;
+    if (hit === undefined || !fits(s, hit.word, tokens[at]?.key ?? '', table)) {
+      stoppedAtScale = hit?.word.cls === 'scale';
+      break;
+    }
     add(s, hit.word);
     if (s.total + s.group > MAX_VALUE) return undefined;
     words++;
@@ -105,6 +126,13 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
     if (n < 0) break;
     k = n;
   }
+  // A scale word that cannot join means a second number began at the last connector: "two thousand and
+  // two thousand" is 2,000 and 2,000, never 2,002 and a stray "thousand".
+  if (stoppedAtScale && beforeConnector !== undefined) {
+    Object.assign(s, beforeConnector.s);
+    end = beforeConnector.end;
+    words = beforeConnector.words;
+  }
   if (words === 0 || (mode === 'ordinal' && !sawOrdinal)) return undefined;
   const phrase: NumPhrase = {
     value: s.total + s.group,
@@ -114,6 +142,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
     scale: Number.isFinite(s.lastScale) ? s.lastScale : 1,
     lastCls: s.last ?? 'unit',
     firstKey: tokens[i]?.key ?? '',
+    article,
   };
   if (suffix !== undefined) phrase.suffix = suffix;
   return phrase;
@@ -155,7 +184,7 @@ export function parseDigitRun(tokens: readonly Token[], i: number, table: ItnTab
       end = k;
     } else {
       const p = parseCardinal(tokens, k, table);
-      if (p === undefined || p.value >= 1000 || p.scale > 1) break;
+      if (p === undefined || p.value >= 1000 || p.scale > 1 || p.article) break;
       digits += String(p.value);
       if (p.words > 1 || p.value >= 10) allSingle = false;
       end = p.end;

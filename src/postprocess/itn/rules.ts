@@ -25,8 +25,9 @@ export interface Rule {
 
 const key = (ctx: RuleContext, i: number): string => (i < 0 ? '' : (ctx.tokens[i]?.key ?? ''));
 
+/** "one", "um" alone, or an article and one scale word ("a hundred", "a million"): words, not numbers. */
 function isKeptAlone(ctx: RuleContext, p: NumPhrase): boolean {
-  return p.words === 1 && ctx.table.keptAlone.includes(p.firstKey);
+  return p.article ? p.words === 2 : p.words === 1 && ctx.table.keptAlone.includes(p.firstKey);
 }
 
 /** A number written with the language's separators: 2500 → "2.500", with fraction "3,5". */
@@ -45,7 +46,7 @@ function parseYear(ctx: RuleContext, i: number): { value: number; end: number } 
   const { tokens, table } = ctx;
   if (isDigits(tokens[i]) && (tokens[i]?.text.length ?? 0) === 4) return { value: Number(tokens[i]?.text), end: i };
   const full = parseCardinal(tokens, i, table);
-  if (full === undefined) return undefined;
+  if (full === undefined || full.article) return undefined;
   if (full.value >= 1000 && full.value <= 2099) return { value: full.value, end: full.end };
   if (!table.yearPairs || full.value < 10 || full.value > 20 || full.scale > 1 || full.lastCls === 'hundredMul') return undefined;
   const n = nextWord(tokens, full.end);
@@ -390,7 +391,7 @@ const cardinal: Rule = {
   name: 'cardinal',
   apply(ctx, i) {
     const p = parseCardinal(ctx.tokens, i, ctx.table);
-    if (p === undefined || (isKeptAlone(ctx, p) && !ctx.table.keyWords.includes(key(ctx, prevWord(ctx.tokens, i))))) return undefined;
+    if (p === undefined || (isKeptAlone(ctx, p) && (p.article || !ctx.table.keyWords.includes(key(ctx, prevWord(ctx.tokens, i)))))) return undefined;
     return { end: p.end, text: groupThousands(p.value, ctx.table.thousandsSep) };
   },
 };

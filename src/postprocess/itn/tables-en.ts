@@ -43,6 +43,7 @@ export const EN_TABLE: ItnTable = {
   keptAlone: ['one'],
   keyWords: ['press', 'dial', 'option', 'extension'],
   bareScales: [],
+  scaleArticles: ['a'],
   connectors: ['and'],
   connectorAfter: ['hundredMul', 'scale'],
   ordinals: ORDINALS,

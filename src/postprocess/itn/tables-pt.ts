@@ -50,6 +50,7 @@ export const PT_TABLE: ItnTable = {
   keptAlone: ['um', 'uma', 'cento'],
   keyWords: ['digite', 'tecle', 'disque', 'aperte', 'pressione', 'opção', 'ramal'],
   bareScales: ['mil', 'milésimo', 'milésima'],
+  scaleArticles: [],
   connectors: ['e'],
   connectorAfter: ['ten', 'hundred', 'scale'],
   ordinals: ORDINALS,

@@ -51,6 +51,8 @@ export interface ItnTable {
   keyWords: readonly string[];
   /** Scale words that may open a number without a multiplier ("mil" = 1000). */
   bareScales: readonly string[];
+  /** Words that stand for 1 before a hundred or scale word ("a hundred and twelve" = 112). */
+  scaleArticles: readonly string[];
   /** "e" / "and" between the parts of one number. */
   connectors: readonly string[];
   /** The classes after which a connector may join the next part. */
