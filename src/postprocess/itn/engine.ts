@@ -2,7 +2,8 @@
 // they claim and copies everything else as it was. Never throws: on any failure the input comes back.
 
 import { articleOpens } from './numbers.js';
-import { RULES, type RuleMatch } from './rules.js';
+import type { RuleMatch } from './rule.js';
+import { RULES } from './rules.js';
 import { joinTokens, tokenize, type Token } from './tokens.js';
 import type { ItnTable } from './types.js';
 
@@ -33,6 +34,7 @@ export function vocabulary(table: ItnTable): ReadonlySet<string> {
       ...starters(table),
       ...table.scaleArticles,
       ...Object.keys(table.months),
+      ...Object.keys(table.decades),
       ...table.connectors,
       ...table.decimalWords,
       ...table.percentPhrases.flat(),

@@ -4,31 +4,10 @@
 
 import { applyMask, groupThousands, pad2 } from './format.js';
 import { parseAmount, parseCardinal, parseDigitRun, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
-import { isDigits, joinTokens, matchPhrase, nextWord, prevWord, wordsBefore, type Token } from './tokens.js';
-import type { CurrencyEntry, ItnTable } from './types.js';
-
-export interface RuleContext {
-  tokens: readonly Token[];
-  table: ItnTable;
-}
-
-/** Tokens `start`..`end` (inclusive) are replaced by `text`; `text` undefined keeps them as they were. */
-export interface RuleMatch {
-  end: number;
-  text: string | undefined;
-}
-
-export interface Rule {
-  name: string;
-  apply(ctx: RuleContext, i: number): RuleMatch | undefined;
-}
-
-const key = (ctx: RuleContext, i: number): string => (i < 0 ? '' : (ctx.tokens[i]?.key ?? ''));
-
-/** "one", "um" alone, or an article and one scale word ("a hundred", "a million"): words, not numbers. */
-function isKeptAlone(ctx: RuleContext, p: NumPhrase): boolean {
-  return p.article ? p.words === 2 : p.words === 1 && ctx.table.keptAlone.includes(p.firstKey);
-}
+import { continuesNumber, isKeptAlone, key, type Rule, type RuleContext } from './rule.js';
+import { joinTokens, matchPhrase, nextWord, prevWord, wordsBefore } from './tokens.js';
+import type { CurrencyEntry } from './types.js';
+import { parseYear, year } from './years.js';
 
 /** A number written with the language's separators: 2500 → "2.500", with fraction "3,5". */
 function writeAmount(ctx: RuleContext, a: Amount): string {
@@ -39,40 +18,6 @@ function writeAmount(ctx: RuleContext, a: Amount): string {
 function writeMoney(ctx: RuleContext, cur: CurrencyEntry, major: number, cents: string): string {
   const { table } = ctx;
   return `${cur.symbol}${table.currencySpace ? ' ' : ''}${groupThousands(major, table.thousandsSep)}${table.decimalSep}${cents}`;
-}
-
-/** A year 1000–2099 starting at word `i`: a full cardinal, or (where the table allows) a pair "nineteen eighty four". */
-function parseYear(ctx: RuleContext, i: number): { value: number; end: number } | undefined {
-  const { tokens, table } = ctx;
-  if (isDigits(tokens[i]) && (tokens[i]?.text.length ?? 0) === 4) return { value: Number(tokens[i]?.text), end: i };
-  const full = parseCardinal(tokens, i, table);
-  if (full === undefined || full.article) return undefined;
-  if (full.value >= 1000 && full.value <= 2099) return { value: full.value, end: full.end };
-  if (!table.yearPairs || full.value < 10 || full.value > 20 || full.scale > 1 || full.lastCls === 'hundredMul') return undefined;
-  const n = nextWord(tokens, full.end);
-  if (n < 0) return undefined;
-  if (table.runDigits[key(ctx, n)] === 0) {
-    const m = nextWord(tokens, n);
-    const unit = m >= 0 ? parseCardinal(tokens, m, table) : undefined;
-    if (unit === undefined || unit.value < 1 || unit.value > 9 || unit.words > 1) return undefined;
-    return { value: full.value * 100 + unit.value, end: unit.end };
-  }
-  const second = parseCardinal(tokens, n, table);
-  if (second === undefined || second.value < 10 || second.value > 99) return undefined;
-  return { value: full.value * 100 + second.value, end: second.end };
-}
-
-/** Word `n` carries a number phrase on ("os dois mil reais" is no "os dois"). */
-function continuesNumber(ctx: RuleContext, n: number): boolean {
-  const k = key(ctx, n);
-  const t = ctx.table;
-  return (
-    Object.hasOwn(t.cardinals, k) ||
-    t.currencies.some((c) => c.major.includes(k) || c.minor.includes(k)) ||
-    t.percentPhrases.some((p) => p[0] === k) ||
-    t.hourWords.includes(k) ||
-    t.decimalWords.includes(k)
-  );
 }
 
 /** Word sequences that always stay as spoken, unless a number phrase goes on after them. */
@@ -342,25 +287,6 @@ const ordinal: Rule = {
     if (o === undefined) return undefined;
     if (o.words === 1 && o.value < 10 && !table.ordinalNouns.includes(key(ctx, nextWord(tokens, o.end)))) return undefined;
     return { end: o.end, text: `${o.value}${o.suffix ?? table.ordinalSuffix(o.value)}` };
-  },
-};
-
-/** After "em", "desde", "in", "since", or "de"/"of" after a month or "ano": a year, written without separator. */
-const year: Rule = {
-  name: 'year',
-  apply(ctx, i) {
-    const { tokens, table } = ctx;
-    const p = prevWord(tokens, i);
-    const pk = key(ctx, p);
-    const pp = key(ctx, prevWord(tokens, p));
-    const context = table.yearPrefixes.includes(pk) || (table.dateOf.includes(pk) && (Object.hasOwn(table.months, pp) || table.yearNouns.includes(pp)));
-    if (!context) return undefined;
-    const y = parseYear(ctx, i);
-    if (y === undefined || isDigits(tokens[i])) return undefined;
-    // "em dois mil e vinte quatro vezes" is no year: a number phrase right after stays for the other rules.
-    const n = nextWord(tokens, y.end);
-    if (n >= 0 && parseCardinal(tokens, n, table) !== undefined) return undefined;
-    return { end: y.end, text: String(y.value) };
   },
 };
 

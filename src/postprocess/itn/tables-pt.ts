@@ -80,9 +80,26 @@ export const PT_TABLE: ItnTable = {
   dateStyle: 'dayOfMonth',
   dateOf: ['de'],
   firstDay: '1º',
-  yearPrefixes: ['em', 'desde', 'até', 'ano', 'anos', 'nasceu', 'nasci'],
-  yearNouns: ['ano'],
+  yearPrefixes: ['em', 'desde', 'até', 'ano', 'anos', 'nasceu', 'nasci', 'entre'],
+  yearNouns: [
+    'ano', 'início', 'começo', 'fim', 'final', 'meados', 'metade', 'virada', 'verão', 'inverno', 'outono', 'primavera', 'carnaval',
+    'natal', 'réveillon', 'copa', 'olimpíada', 'olimpíadas', 'eleição', 'eleições', 'safra', 'turma', 'crise', 'censo', 'calendário',
+    'exercício', 'semestre', 'trimestre', 'temporada', 'período', 'partir', 'antes', 'depois',
+  ],
+  rangeWords: ['a', 'e', 'até'],
   yearPairs: false,
+  decades: {},
+  pluralNouns: {
+    endings: ['s'],
+    except: [
+      'os', 'as', 'nos', 'nas', 'dos', 'das', 'aos', 'às', 'pelos', 'pelas', 'mais', 'menos', 'depois', 'antes', 'apenas', 'pois',
+      'eles', 'elas', 'vocês', 'todos', 'todas', 'ambos', 'ambas', 'alguns', 'algumas', 'muitos', 'muitas', 'vários', 'várias',
+      'outros', 'outras', 'quais', 'jamais', 'talvez', 'através', 'seus', 'suas', 'meus', 'minhas', 'nossos', 'nossas', 'estes',
+      'estas', 'esses', 'essas', 'aqueles', 'aquelas', 'tais', 'demais', 'nós', 'após', 'atrás', 'mês', 'deles', 'delas', 'neles', 'nelas',
+    ],
+    // First-person plural verbs ("fomos", "tivemos"); -ês words are singular ("mês", "inglês").
+    exceptEndings: ['mos', 'ês'],
+  },
   hourWords: ['horas', 'hora'],
   minuteWords: ['minutos', 'minuto'],
   halfHour: ['meia'],

@@ -88,10 +88,22 @@ export interface ItnTable {
   firstDay?: string;
   /** Words after which a number 1000–2099 is a year, written without separator ("em 2024"). */
   yearPrefixes: readonly string[];
-  /** Words that name a year before `dateOf` ("ano de 2020"). */
+  /** Words before `dateOf` after which a number is a year ("ano de 2020", "início de 2025", "the end of 2005"). */
   yearNouns: readonly string[];
-  /** Read "nineteen eighty four" as 1984 in year context. */
+  /** Words between the two years of a range ("de 2020 a 2025", "from 1990 to 2000"). */
+  rangeWords: readonly string[];
+  /**
+   * Read "nineteen eighty four" as 1984: in year context always; elsewhere when the first part cannot be a
+   * 12-hour clock hour (13–20) and is not a round ten said twice ("twenty twenty" stays).
+   */
   yearPairs: boolean;
+  /** Plural tens after a century ("nineteen nineties" → "1990s"); 'hundreds' → "1800s". */
+  decades: Readonly<Record<string, number>>;
+  /**
+   * A plural noun after a number in year context makes it a quantity ("em 2.025 pessoas"): a word with one
+   * of these endings that is not in `except` and has none of `exceptEndings` (articles, pronouns, verbs).
+   */
+  pluralNouns: { endings: readonly string[]; except: readonly string[]; exceptEndings: readonly string[] };
   /** Hour and minute words ("horas", "minutos", "o'clock"). */
   hourWords: readonly string[];
   minuteWords: readonly string[];

@@ -1,0 +1,97 @@
+// Years: when a number phrase is a year (written without separator, "em 2024") and when it stays a
+// quantity ("em 2.025 pessoas"). A full number ("dois mil e vinte e cinco", "two thousand and five") is a
+// year only in year context: after a year word ("em", "desde", "in", "since"), or after "de"/"of" that
+// follows a month or a year noun ("início de", "the end of"). An English pair ("nineteen ninety nine") is a
+// year wherever its first part cannot be a clock hour. A plural noun right after a full number makes it a
+// quantity; a range ("de 2020 a 2025", "from 1990 to 2000") is written as two years only when both are.
+
+import { parseCardinal } from './numbers.js';
+import { continuesNumber, isPluralNoun, key, type Rule, type RuleContext, type RuleMatch } from './rule.js';
+import { isDigits, joinTokens, nextWord, prevWord } from './tokens.js';
+
+export interface Year {
+  value: number;
+  end: number;
+  /** Read as two parts ("nineteen eighty four", "nineteen oh five"); first = 19, second = 84. */
+  pair?: { first: number; second: number };
+}
+
+/** A year 1000–2099 starting at word `i`: 4 digits, a full cardinal, or (where the table allows) a pair "nineteen eighty four". */
+export function parseYear(ctx: RuleContext, i: number): Year | undefined {
+  const { tokens, table } = ctx;
+  if (isDigits(tokens[i]) && (tokens[i]?.text.length ?? 0) === 4) return { value: Number(tokens[i]?.text), end: i };
+  const full = parseCardinal(tokens, i, table);
+  if (full === undefined || full.article) return undefined;
+  if (full.value >= 1000 && full.value <= 2099) return { value: full.value, end: full.end };
+  if (!table.yearPairs || full.value < 10 || full.value > 20 || full.scale > 1 || full.lastCls === 'hundredMul') return undefined;
+  const n = nextWord(tokens, full.end);
+  if (n < 0) return undefined;
+  if (table.runDigits[key(ctx, n)] === 0) {
+    const m = nextWord(tokens, n);
+    const unit = m >= 0 ? parseCardinal(tokens, m, table) : undefined;
+    if (unit === undefined || unit.value < 1 || unit.value > 9 || unit.words > 1) return undefined;
+    return { value: full.value * 100 + unit.value, end: unit.end, pair: { first: full.value, second: unit.value } };
+  }
+  const second = parseCardinal(tokens, n, table);
+  if (second === undefined || second.value < 10 || second.value > 99) return undefined;
+  return { value: full.value * 100 + second.value, end: second.end, pair: { first: full.value, second: second.value } };
+}
+
+/** Word `i` follows a year word, or "de"/"of" after a month or a year noun. */
+function inYearContext(ctx: RuleContext, i: number): boolean {
+  const { tokens, table } = ctx;
+  const p = prevWord(tokens, i);
+  const pk = key(ctx, p);
+  if (table.yearPrefixes.includes(pk)) return true;
+  const pp = key(ctx, prevWord(tokens, p));
+  return table.dateOf.includes(pk) && (Object.hasOwn(table.months, pp) || table.yearNouns.includes(pp));
+}
+
+/**
+ * A pair outside year context: its first part is no 12-hour clock hour ("ten thirty" stays), it is not one
+ * round ten said twice ("twenty twenty", as in 20/20, stays).
+ */
+function pairStandsAlone(y: Year): boolean {
+  const p = y.pair;
+  return p !== undefined && p.first >= 13 && !(p.first === p.second && p.first % 10 === 0);
+}
+
+/** "nineteen nineties" → "1990s", "the eighteen hundreds" → "1800s". */
+function decade(ctx: RuleContext, i: number): RuleMatch | undefined {
+  const { tokens, table } = ctx;
+  const century = parseCardinal(tokens, i, table);
+  if (century === undefined || century.words !== 1 || century.value < 10 || century.value > 20) return undefined;
+  const n = nextWord(tokens, century.end);
+  const d = key(ctx, n);
+  if (n < 0 || !Object.hasOwn(table.decades, d)) return undefined;
+  return { end: n, text: `${century.value * 100 + (table.decades[d] ?? 0)}s` };
+}
+
+/** A number before another number word or a unit ("dollars", "por cento"), or a full number before a plural noun ("in 2,000 cases"), counts things. */
+function isQuantity(ctx: RuleContext, y: Year): boolean {
+  const n = nextWord(ctx.tokens, y.end);
+  return continuesNumber(ctx, n) || (y.pair === undefined && isPluralNoun(ctx, n));
+}
+
+export const year: Rule = {
+  name: 'year',
+  apply(ctx, i) {
+    const { tokens, table } = ctx;
+    if (isDigits(tokens[i])) return undefined;
+    const dec = decade(ctx, i);
+    if (dec !== undefined) return dec;
+    const y = parseYear(ctx, i);
+    if (y === undefined || !(inYearContext(ctx, i) || pairStandsAlone(y))) return undefined;
+    const n = nextWord(tokens, y.end);
+    if (n >= 0 && table.rangeWords.includes(key(ctx, n))) {
+      const m = nextWord(tokens, n);
+      const to = m >= 0 ? parseYear(ctx, m) : undefined;
+      if (to !== undefined && !isQuantity(ctx, to)) return { end: to.end, text: `${y.value}${joinTokens(tokens, y.end + 1, m)}${to.value}` };
+      // "entre dois mil e três mil pessoas": a range of quantities ("em 2024 e 5" is no range).
+      if ((parseCardinal(tokens, m, table)?.value ?? 0) >= 1000) return undefined;
+    }
+    // "em dois mil e vinte quatro vezes" is no year either: a number phrase right after stays for the other rules.
+    if (isQuantity(ctx, y)) return undefined;
+    return { end: y.end, text: String(y.value) };
+  },
+};
