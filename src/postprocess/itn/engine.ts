@@ -36,6 +36,7 @@ export function vocabulary(table: ItnTable): ReadonlySet<string> {
       ...Object.keys(table.months),
       ...Object.keys(table.decades),
       ...table.connectors,
+      ...Object.keys(table.separatorWords),
       ...table.decimalWords,
       ...table.percentPhrases.flat(),
       ...table.currencies.flatMap((c) => [...c.major, ...c.minor]),

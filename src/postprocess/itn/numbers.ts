@@ -24,6 +24,8 @@ export interface NumPhrase {
   firstKey: string;
   /** The first word is a scale article ("a hundred"): it counts in `words`. */
   article: boolean;
+  /** Where the phrase stood at its hundreds word when units followed it with no connector ("eight hundred | five"). */
+  hundreds?: { value: number; end: number };
   /** Suffix of the last word when it is an ordinal that carries one. */
   suffix?: string;
 }
@@ -98,6 +100,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
   // Where the phrase stood before its last connector: "dois mil e vinte | e dois mil" is two numbers.
   let beforeConnector: { s: State; end: number; words: number } | undefined;
   let stoppedAtScale = false;
+  let hundreds: NumPhrase['hundreds'];
   while (words < MAX_WORDS) {
     const key = tokens[k]?.key ?? '';
     let at = k;
@@ -113,6 +116,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
       stoppedAtScale = hit?.word.cls === 'scale';
       break;
     }
+    if (at === k && (s.last === 'hundred' || s.last === 'hundredMul') && hit.word.cls !== 'scale') hundreds = { value: s.total + s.group, end };
     add(s, hit.word);
     if (s.total + s.group > MAX_VALUE) return undefined;
     words++;
@@ -145,6 +149,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
     article,
   };
   if (suffix !== undefined) phrase.suffix = suffix;
+  if (hundreds !== undefined && hundreds.end < end) phrase.hundreds = hundreds;
   return phrase;
 }
 
@@ -166,9 +171,17 @@ export interface DigitRun {
   allSingle: boolean;
 }
 
+/** Word `k` can carry a digit run on. */
+function inRun(tokens: readonly Token[], k: number, table: ItnTable): boolean {
+  const key = tokens[k]?.key ?? '';
+  return !table.notInRuns.includes(key) && (Object.hasOwn(table.runDigits, key) || Object.hasOwn(table.cardinals, key));
+}
+
 /**
  * Number phrases said one after another with nothing between them, read as the digits they write:
  * "nove oito sete" → "987", "onze nove oito" → "1198". Phrases with a scale word (mil, thousand) end it.
+ * Hundreds said as a group end their phrase when the run goes on: "one eight hundred five five five ..."
+ * is 1 800 555 ..., not 1 805 55 ....
  */
 export function parseDigitRun(tokens: readonly Token[], i: number, table: ItnTable): DigitRun | undefined {
   let digits = '';
@@ -185,9 +198,10 @@ export function parseDigitRun(tokens: readonly Token[], i: number, table: ItnTab
     } else {
       const p = parseCardinal(tokens, k, table);
       if (p === undefined || p.value >= 1000 || p.scale > 1 || p.article) break;
-      digits += String(p.value);
+      const cut = p.hundreds !== undefined && inRun(tokens, nextWord(tokens, p.end, true), table) ? p.hundreds : undefined;
+      digits += String(cut?.value ?? p.value);
       if (p.words > 1 || p.value >= 10) allSingle = false;
-      end = p.end;
+      end = cut?.end ?? p.end;
     }
     chunks++;
     const n = nextWord(tokens, end, true);

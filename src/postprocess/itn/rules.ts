@@ -2,10 +2,11 @@
 // table and either claims a range of tokens (and says what to write for it) or passes. No rule knows a
 // word of any language; the tables in tables-*.ts hold them all.
 
-import { applyMask, groupThousands, pad2 } from './format.js';
-import { parseAmount, parseCardinal, parseDigitRun, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
+import { groupThousands, pad2 } from './format.js';
+import { parseAmount, parseCardinal, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
+import { digitRun } from './phones.js';
 import { continuesNumber, isKeptAlone, key, type Rule, type RuleContext } from './rule.js';
-import { joinTokens, matchPhrase, nextWord, prevWord, wordsBefore } from './tokens.js';
+import { joinTokens, matchPhrase, nextWord, prevWord } from './tokens.js';
 import type { CurrencyEntry } from './types.js';
 import { parseYear, year } from './years.js';
 
@@ -287,25 +288,6 @@ const ordinal: Rule = {
     if (o === undefined) return undefined;
     if (o.words === 1 && o.value < 10 && !table.ordinalNouns.includes(key(ctx, nextWord(tokens, o.end)))) return undefined;
     return { end: o.end, text: `${o.value}${o.suffix ?? table.ordinalSuffix(o.value)}` };
-  },
-};
-
-/**
- * Number phrases said one after another: digit by digit ("quatro um cinco" → "415") or, from seven
- * digits on, in groups ("onze nove oito sete ..."); 10–11 digits are written as a phone number unless a
- * document word precedes. Shorter mixed runs ("twenty twenty", "seven eleven") are ambiguous and stay.
- */
-const digitRun: Rule = {
-  name: 'digits',
-  apply(ctx, i) {
-    const { tokens, table } = ctx;
-    const run = parseDigitRun(tokens, i, table);
-    if (run === undefined || run.chunks < 2) return undefined;
-    if (!run.allSingle && run.digits.length < 7) return { end: run.end, text: undefined };
-    const mask = table.phoneFormats[run.digits.length];
-    const blocked = wordsBefore(tokens, i, 4).some((w) => table.phoneBlockers.includes(w));
-    const phone = mask !== undefined && !blocked ? applyMask(run.digits, mask) : undefined;
-    return { end: run.end, text: phone ?? run.digits };
   },
 };
 

@@ -96,7 +96,9 @@ export const EN_TABLE: ItnTable = {
   ],
   clockMarkers: { am: 'AM', pm: 'PM', 'a.m': 'AM', 'p.m': 'PM' },
   timeStyle: '12h',
-  phoneFormats: { 10: '###-###-####', 11: '1-###-###-####' },
+  phoneFormats: [{ mask: '1-###-###-####' }, { mask: '###-###-####' }, { mask: '###-####' }],
+  phoneWords: [],
   phoneBlockers: ['card', 'account', 'order', 'code', 'ssn', 'zip', 'pin', 'routing', 'confirmation', 'reference', 'policy', 'serial', 'tracking', 'member', 'id'],
+  separatorWords: { dash: '-', hyphen: '-', dot: '.', slash: '/' },
   protectedPhrases: [['one', 'or', 'two'], ['one', 'by', 'one'], ['one', 'another'], ['one', 'of', 'these', 'days'], ['the', 'two', 'of']],
 };

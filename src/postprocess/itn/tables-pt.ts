@@ -112,11 +112,19 @@ export const PT_TABLE: ItnTable = {
   ],
   clockMarkers: {},
   timeStyle: '24h',
-  phoneFormats: { 10: '(##) ####-####', 11: '(##) #####-####' },
+  phoneFormats: [
+    { mask: '0#00 ### ####' }, // 0800, 0300, ...: toll-free and shared-cost numbers
+    { mask: '(##) #####-####' },
+    { mask: '(##) ####-####' },
+    { mask: '#####-####', needsContext: true },
+    { mask: '####-####', needsContext: true },
+  ],
+  phoneWords: ['telefone', 'fone', 'tel', 'celular', 'ligue', 'liga', 'ligar', 'whatsapp', 'zap', 'contato'],
   phoneBlockers: [
     'cpf', 'cnpj', 'cep', 'rg', 'cartão', 'cartao', 'conta', 'agência', 'agencia', 'protocolo', 'pedido', 'código', 'codigo',
     'matrícula', 'matricula', 'boleto', 'pix', 'chave', 'senha', 'placa', 'nota', 'processo', 'cnh', 'renavam', 'nis', 'pis',
   ],
+  separatorWords: { ponto: '.', traço: '-', traco: '-', hífen: '-', hifen: '-', barra: '/' },
   protectedPhrases: [
     ['os', 'dois'], ['as', 'duas'], ['nós', 'dois'], ['nós', 'duas'], ['vocês', 'dois'], ['vocês', 'duas'], ['eles', 'dois'],
     ['elas', 'duas'], ['todos', 'os', 'dois'], ['um', 'a', 'um'], ['uma', 'a', 'uma'], ['mil', 'vezes'], ['mil', 'desculpas'],

@@ -37,6 +37,16 @@ export interface Daypart {
   marker?: string;
 }
 
+export interface PhoneFormat {
+  /** '#' for any digit, a digit for itself: '(##) #####-####', '1-###-###-####', '0#00 ### ####'. */
+  mask: string;
+  /**
+   * Written only after a phone word (`phoneWords`) or when dictated in the layout's own groups: a bare run
+   * of that length is as often something else (8 digits: a CEP; 9: an RG).
+   */
+  needsContext?: boolean;
+}
+
 export interface ItnTable {
   family: 'en' | 'pt';
   /** Cardinal number words. */
@@ -115,10 +125,14 @@ export interface ItnTable {
   /** 12-hour markers as written by recognisers, lower case, punctuation kept ("p.m"): marker written. */
   clockMarkers: Readonly<Record<string, string>>;
   timeStyle: '24h' | '12h';
-  /** Phone layouts by digit count, '#' for a digit: { 11: '(##) #####-####' }. */
-  phoneFormats: Readonly<Record<number, string>>;
+  /** Phone layouts, tried in order; the first that fits the digits is written. */
+  phoneFormats: readonly PhoneFormat[];
+  /** Words shortly before a digit run that make it a phone number ("telefone"), for formats that need one. */
+  phoneWords: readonly string[];
   /** Words shortly before a digit run that make it a document or account number, not a phone. */
   phoneBlockers: readonly string[];
+  /** Separators dictated between digit groups, and how they are written ("traço" → '-', "dash" → '-'). */
+  separatorWords: Readonly<Record<string, string>>;
   /** Word sequences that always stay as spoken ("os dois", "one or two"). */
   protectedPhrases: readonly (readonly string[])[];
 }
