@@ -5,7 +5,7 @@
 import { groupThousands, pad2 } from './format.js';
 import { parseAmount, parseCardinal, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
 import { digitRun } from './phones.js';
-import { continuesNumber, isKeptAlone, key, type Rule, type RuleContext } from './rule.js';
+import { continuesNumber, isKeptAlone, isPluralNoun, key, type Rule, type RuleContext } from './rule.js';
 import { joinTokens, matchPhrase, nextWord, prevWord } from './tokens.js';
 import type { CurrencyEntry } from './types.js';
 import { parseYear, year } from './years.js';
@@ -22,7 +22,7 @@ function writeMoney(ctx: RuleContext, cur: CurrencyEntry, major: number, cents: 
 }
 
 /** Word sequences that always stay as spoken, unless a number phrase goes on after them. */
-const protectedPhrases: Rule = {
+export const protectedPhrases: Rule = {
   name: 'protected',
   apply(ctx, i) {
     for (const phrase of ctx.table.protectedPhrases) {
@@ -236,6 +236,10 @@ const money: Rule = {
         if (p !== undefined && p.value <= 99 && w >= 0 && major.minor.includes(key(ctx, w))) {
           cents = pad2(p.value);
           end = w;
+        } else if (p !== undefined && p.value <= 99 && !isKeptAlone(ctx, p) && !continuesNumber(ctx, w) && !isPluralNoun(ctx, w)) {
+          // "dez reais e noventa": cents without their name, unless the number counts something ("e 2 cafés").
+          cents = pad2(p.value);
+          end = p.end;
         }
       }
       return { end, text: writeMoney(ctx, major, a.int.value, cents) };

@@ -100,5 +100,5 @@ export const EN_TABLE: ItnTable = {
   phoneWords: [],
   phoneBlockers: ['card', 'account', 'order', 'code', 'ssn', 'zip', 'pin', 'routing', 'confirmation', 'reference', 'policy', 'serial', 'tracking', 'member', 'id'],
   separatorWords: { dash: '-', hyphen: '-', dot: '.', slash: '/' },
-  protectedPhrases: [['one', 'or', 'two'], ['one', 'by', 'one'], ['one', 'another'], ['one', 'of', 'these', 'days'], ['the', 'two', 'of']],
+  protectedPhrases: [['one', 'or', 'two'], ['one', 'by', 'one'], ['one', 'another'], ['one', 'of', 'these', 'days'], ['the', 'two']],
 };

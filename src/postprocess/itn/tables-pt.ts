@@ -127,7 +127,7 @@ export const PT_TABLE: ItnTable = {
   separatorWords: { ponto: '.', traço: '-', traco: '-', hífen: '-', hifen: '-', barra: '/' },
   protectedPhrases: [
     ['os', 'dois'], ['as', 'duas'], ['nós', 'dois'], ['nós', 'duas'], ['vocês', 'dois'], ['vocês', 'duas'], ['eles', 'dois'],
-    ['elas', 'duas'], ['todos', 'os', 'dois'], ['um', 'a', 'um'], ['uma', 'a', 'uma'], ['mil', 'vezes'], ['mil', 'desculpas'],
+    ['elas', 'duas'], ['todos', 'os', 'dois'], ['dos', 'dois'], ['das', 'duas'], ['nos', 'dois'], ['nas', 'duas'], ['aos', 'dois'], ['um', 'a', 'um'], ['uma', 'a', 'uma'], ['mil', 'vezes'], ['mil', 'desculpas'],
     ['um', 'ou', 'outro'], ['uma', 'ou', 'outra'], ['um', 'do', 'outro'], ['uma', 'da', 'outra'], ['um', 'ao', 'outro'],
   ],
 };
