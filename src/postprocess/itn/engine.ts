@@ -46,6 +46,7 @@ export function vocabulary(table: ItnTable): ReadonlySet<string> {
       ...table.connectors,
       ...Object.keys(table.separatorWords),
       ...table.decimalWords,
+      ...table.halfPhrases.flat(),
       ...table.percentPhrases.flat(),
       ...table.currencies.flatMap((c) => [...c.major, ...c.minor]),
       ...table.currencyOf,

@@ -2,7 +2,7 @@
 // primeiro", "twenty first"), digit-by-digit runs ("nove oito sete", "four one five") and amounts with a
 // fraction ("três vírgula cinco"). It only reads; rules.ts decides what a phrase becomes.
 
-import { nextWord, type Token } from './tokens.js';
+import { matchPhrase, nextWord, type Token } from './tokens.js';
 import type { ItnTable, NumClass, NumWord, OrdinalWord } from './types.js';
 
 /** Numbers above this stay words (beyond what anyone dictates; keeps arithmetic exact). */
@@ -217,15 +217,62 @@ export interface Amount {
   /** Fraction digits after "vírgula"/"point", as spoken ("zero cinco" → "05"). */
   frac?: string;
   end: number;
+  /** A fraction or half of a scale worked into `int` ("dois vírgula cinco milhões", "um milhão e meio"). */
+  scaled?: boolean;
 }
 
-/** A cardinal, optionally followed by a decimal word and fraction digits. */
+/** The value of the scale word (thousand, milhão, ...) at word `k`. */
+function scaleAt(tokens: readonly Token[], k: number, table: ItnTable): number | undefined {
+  const key = tokens[k]?.key ?? '';
+  const w = Object.hasOwn(table.cardinals, key) ? table.cardinals[key] : undefined;
+  return w?.cls === 'scale' ? w.value : undefined;
+}
+
+/** The digit a single digit word writes ("cinco", "oh"), inside a fraction. */
+function digitAt(tokens: readonly Token[], k: number, table: ItnTable): number | undefined {
+  const key = tokens[k]?.key ?? '';
+  if (table.notInRuns.includes(key)) return undefined;
+  if (Object.hasOwn(table.runDigits, key)) return table.runDigits[key];
+  const w = Object.hasOwn(table.cardinals, key) ? table.cardinals[key] : undefined;
+  return w?.cls === 'unit' ? w.value : undefined;
+}
+
+/** `int` and a fraction of `scale` ("2" and "5" of a million), as a whole number ending at word `end`. */
+function scaled(int: NumPhrase, frac: string, scale: number, end: number): Amount | undefined {
+  const step = scale / 10 ** frac.length;
+  if (!Number.isInteger(step) || int.scale > 1 || int.value >= 1000) return undefined;
+  return { int: { ...int, value: int.value * scale + Number(frac) * step, end, scale, lastCls: 'scale' }, end, scaled: true };
+}
+
+/**
+ * A cardinal, optionally followed by a decimal word and fraction digits. A fraction or a half of a scale
+ * word is worked out, so no part of it is left as words: "dois vírgula cinco milhões", "two and a half
+ * million" → 2500000, "um milhão e meio", "a million and a half" → 1500000.
+ */
 export function parseAmount(tokens: readonly Token[], i: number, table: ItnTable): Amount | undefined {
   const int = parseCardinal(tokens, i, table);
   if (int === undefined) return undefined;
   const d = nextWord(tokens, int.end);
+  for (const half of table.halfPhrases) {
+    const e = matchPhrase(tokens, d, half);
+    if (e < 0) continue;
+    if (int.lastCls === 'scale') return { int: { ...int, value: int.value + int.scale / 2, end: e }, end: e, scaled: true };
+    const s = nextWord(tokens, e);
+    const scale = scaleAt(tokens, s, table);
+    const a = scale === undefined ? undefined : scaled(int, '5', scale, s);
+    if (a !== undefined) return a;
+  }
   if (d >= 0 && table.decimalWords.includes(tokens[d]?.key ?? '')) {
     const f = nextWord(tokens, d);
+    let frac = '';
+    let k = f;
+    for (let digit = digitAt(tokens, k, table); digit !== undefined && frac.length < 6; digit = digitAt(tokens, k, table)) {
+      frac += String(digit);
+      k = nextWord(tokens, k);
+    }
+    const scale = frac === '' ? undefined : scaleAt(tokens, k, table);
+    const a = scale === undefined ? undefined : scaled(int, frac, scale, k);
+    if (a !== undefined) return a;
     const run = f >= 0 ? parseDigitRun(tokens, f, table) : undefined;
     if (run !== undefined) return { int, frac: run.digits, end: run.end };
   }

@@ -269,12 +269,12 @@ const percent: Rule = {
   },
 };
 
-/** "três vírgula cinco" → "3,5". */
+/** "três vírgula cinco" → "3,5"; "um milhão e meio" → "1.500.000". */
 const decimal: Rule = {
   name: 'decimal',
   apply(ctx, i) {
     const a = parseAmount(ctx.tokens, i, ctx.table);
-    if (a?.frac === undefined) return undefined;
+    if (a === undefined || (a.frac === undefined && a.scaled !== true)) return undefined;
     return { end: a.end, text: writeAmount(ctx, a) };
   },
 };

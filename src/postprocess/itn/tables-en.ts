@@ -54,6 +54,7 @@ export const EN_TABLE: ItnTable = {
     'quarter', 'inning', 'period', 'division', 'platoon', 'battalion', 'generation', 'cousin', 'degree', 'gear', 'base', 'row', 'lane',
   ],
   decimalWords: ['point'],
+  halfPhrases: [['and', 'a', 'half']],
   thousandsSep: ',',
   decimalSep: '.',
   percentPhrases: [['percent'], ['per', 'cent']],

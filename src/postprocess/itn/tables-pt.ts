@@ -63,6 +63,7 @@ export const PT_TABLE: ItnTable = {
     'parágrafo', 'batalhão', 'volume', 'pavimento', 'prêmio', 'sargento', 'tenente', 'distrito', 'vara', 'ciclo',
   ],
   decimalWords: ['vírgula', 'virgula'],
+  halfPhrases: [['e', 'meio']],
   thousandsSep: '.',
   decimalSep: ',',
   percentPhrases: [['por', 'cento']],

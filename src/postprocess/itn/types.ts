@@ -77,6 +77,8 @@ export interface ItnTable {
   ordinalNouns: readonly string[];
   /** Words between an integer and its fraction digits ("vírgula", "point"). */
   decimalWords: readonly string[];
+  /** A half, after a scale word or between a number and a scale word ("e meio", "and a half"). */
+  halfPhrases: readonly (readonly string[])[];
   thousandsSep: string;
   decimalSep: string;
   percentPhrases: readonly (readonly string[])[];

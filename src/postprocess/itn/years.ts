@@ -3,7 +3,8 @@
 // year only in year context: after a year word ("em", "desde", "in", "since"), or after "de"/"of" that
 // follows a month or a year noun ("início de", "the end of"). An English pair ("nineteen ninety nine") is a
 // year wherever its first part cannot be a clock hour. A plural noun right after a full number makes it a
-// quantity; a range ("de 2020 a 2025", "from 1990 to 2000") is written as two years only when both are.
+// quantity; a range or list ("de 2020 a 2025", "em 2023, 2024 e 2025") is written as years while its
+// members are years.
 
 import { parseCardinal } from './numbers.js';
 import { continuesNumber, isPluralNoun, key, type Rule, type RuleContext, type RuleMatch } from './rule.js';
@@ -73,6 +74,15 @@ function isQuantity(ctx: RuleContext, y: Year): boolean {
   return continuesNumber(ctx, n) || (y.pair === undefined && isPluralNoun(ctx, n));
 }
 
+/** Most years read as one range or list. */
+const MAX_LIST = 12;
+
+/** The word after ", " that follows word `end`, or -1. */
+function listNext(ctx: RuleContext, end: number): number {
+  const t = ctx.tokens;
+  return t[end + 1]?.text === ',' && t[end + 2]?.kind === 'space' && t[end + 3]?.kind === 'word' ? end + 3 : -1;
+}
+
 export const year: Rule = {
   name: 'year',
   apply(ctx, i) {
@@ -82,16 +92,33 @@ export const year: Rule = {
     if (dec !== undefined) return dec;
     const y = parseYear(ctx, i);
     if (y === undefined || !(inYearContext(ctx, i) || pairStandsAlone(y))) return undefined;
-    const n = nextWord(tokens, y.end);
-    if (n >= 0 && table.rangeWords.includes(key(ctx, n))) {
-      const m = nextWord(tokens, n);
+    // A range or list goes on while the next number is a year too: "de 2020 a 2025", "em 2023, 2024 e 2025".
+    // Members after a comma count only once a range word ("e", "and") closes the list: in "em 2020, mil e
+    // quinhentos morreram" the comma starts another clause.
+    let end = y.end;
+    let text = String(y.value);
+    let at = y.end;
+    let pending = '';
+    for (let items = 1; items < MAX_LIST; items++) {
+      const n = nextWord(tokens, at);
+      const range = n >= 0 && table.rangeWords.includes(key(ctx, n));
+      const m = range ? nextWord(tokens, n) : listNext(ctx, at);
       const to = m >= 0 ? parseYear(ctx, m) : undefined;
-      if (to !== undefined && !isQuantity(ctx, to)) return { end: to.end, text: `${y.value}${joinTokens(tokens, y.end + 1, m)}${to.value}` };
-      // "entre dois mil e três mil pessoas": a range of quantities ("em 2024 e 5" is no range).
-      if ((parseCardinal(tokens, m, table)?.value ?? 0) >= 1000) return undefined;
+      if (to === undefined || isQuantity(ctx, to)) {
+        // "entre dois mil e três mil pessoas": a range of quantities ("em 2024 e 5" is no range).
+        if (items === 1 && range && (parseCardinal(tokens, m, table)?.value ?? 0) >= 1000) return undefined;
+        break;
+      }
+      pending += `${joinTokens(tokens, at + 1, m)}${to.value}`;
+      at = to.end;
+      if (range) {
+        text += pending;
+        pending = '';
+        end = at;
+      }
     }
     // "em dois mil e vinte quatro vezes" is no year either: a number phrase right after stays for the other rules.
-    if (isQuantity(ctx, y)) return undefined;
-    return { end: y.end, text: String(y.value) };
+    if (end === y.end && isQuantity(ctx, y)) return undefined;
+    return { end, text };
   },
 };
