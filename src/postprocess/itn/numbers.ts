@@ -99,7 +99,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
   const article = mode === 'cardinal' && articleOpens(tokens, i, table);
   // Where the phrase stood before its last connector: "dois mil e vinte | e dois mil" is two numbers.
   let beforeConnector: { s: State; end: number; words: number } | undefined;
-  let stoppedAtScale = false;
+  let stoppedAtMultiplier = false;
   let hundreds: NumPhrase['hundreds'];
   while (words < MAX_WORDS) {
     const key = tokens[k]?.key ?? '';
@@ -113,7 +113,7 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
       beforeConnector = { s: { ...s }, end, words };
     }
     if (hit === undefined || !fits(s, hit.word, tokens[at]?.key ?? '', table)) {
-      stoppedAtScale = hit?.word.cls === 'scale';
+      stoppedAtMultiplier = hit?.word.cls === 'scale' || hit?.word.cls === 'hundredMul';
       break;
     }
     if (at === k && (s.last === 'hundred' || s.last === 'hundredMul') && hit.word.cls !== 'scale') hundreds = { value: s.total + s.group, end };
@@ -131,8 +131,8 @@ function parse(tokens: readonly Token[], i: number, table: ItnTable, mode: 'card
     k = n;
   }
   // A scale word that cannot join means a second number began at the last connector: "two thousand and
-  // two thousand" is 2,000 and 2,000, never 2,002 and a stray "thousand".
-  if (stoppedAtScale && beforeConnector !== undefined) {
+  // two thousand" is 2,000 and 2,000, never 2,002 and a stray "thousand" ("five hundred and five hundred" too).
+  if (stoppedAtMultiplier && beforeConnector !== undefined) {
     Object.assign(s, beforeConnector.s);
     end = beforeConnector.end;
     words = beforeConnector.words;
