@@ -2,8 +2,12 @@
 // on the spoken-form inputs of the ITN corpora (test/fixtures/itn/*.tsv), next to a baseline in the same
 // run that only tokenises and re-joins the same text (the least any text stage does).
 // Run: npx tsx test/bench/postprocess.bench.ts  (writes test/bench/results/postprocess.json)
+// A/B: --against DIR adds the ITN and entity stages of another tree in the same rounds, on the same texts
+// (e.g. `mkdir -p /tmp/pp-main && git archive main src/postprocess | tar -x -C /tmp/pp-main`).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { entitiesStage } from '../../src/postprocess/entities.js';
 import { createHotWordStage } from '../../src/postprocess/hot-words.js';
 import { itnStage } from '../../src/postprocess/itn.js';
@@ -27,6 +31,23 @@ interface Case {
   run: (text: string, ctx: TextContext) => string;
 }
 
+interface TextStageModule {
+  itnStage: { apply: Case['run'] };
+  entitiesStage: { apply: Case['run'] };
+}
+
+/** The ITN and entity stages of the tree at --against, as extra cases. */
+async function againstCases(): Promise<Case[]> {
+  const at = process.argv.indexOf('--against');
+  const dir = at >= 0 ? process.argv[at + 1] : undefined;
+  if (dir === undefined) return [];
+  const other = (await import(pathToFileURL(resolve(dir, 'src/postprocess/itn.ts')).href)) as TextStageModule;
+  return [
+    { name: `itn (${dir})`, run: (t, c) => other.itnStage.apply(t, c) },
+    { name: `entities (${dir})`, run: (t, c) => other.entitiesStage.apply(t, c) },
+  ];
+}
+
 const hot = createHotWordStage();
 const chain = createPostprocessor();
 const CASES: Case[] = [
@@ -35,6 +56,7 @@ const CASES: Case[] = [
   { name: 'itn', run: (t, c) => itnStage.apply(t, c) },
   { name: 'entities', run: (t, c) => entitiesStage.apply(t, c) },
   { name: 'whole chain (hot words + itn + entities)', run: (t, c) => chain.apply(t, { itn: true, hotWords: c.hotWords, language: c.language }) },
+  ...(await againstCases()),
 ];
 
 function measure(language: string, texts: string[]): Array<Record<string, unknown>> {
