@@ -51,7 +51,8 @@ function fits(s: State, w: NumWord, key: string, table: ItnTable): boolean {
       return group > 0 && group < 100 && (last === 'unit' || last === 'teen' || last === 'ten');
     case 'scale':
       if (w.value >= s.lastScale) return false;
-      return group > 0 || (last === undefined && table.bareScales.includes(key));
+      // "mil" opens a number and follows a larger scale without a multiplier ("dois milhões e mil").
+      return group > 0 || ((last === undefined || last === 'scale') && table.bareScales.includes(key));
   }
 }
 
