@@ -29,5 +29,8 @@ for (const { file, language, minimum } of corpora) {
     it.each(cases)('%j → %j', (spoken, written) => {
       expect(inverseNormalize(spoken, language)).toBe(written);
     });
+    it('leaves every written form as it is (idempotent)', () => {
+      for (const [, written] of cases) expect(inverseNormalize(written, language), written).toBe(written);
+    });
   });
 }
