@@ -38,14 +38,15 @@ export function parseYear(ctx: RuleContext, i: number): Year | undefined {
   return { value: full.value * 100 + second.value, end: second.end, pair: { first: full.value, second: second.value } };
 }
 
-/** Word `i` follows a year word, or "de"/"of" after a month or a year noun. */
-function inYearContext(ctx: RuleContext, i: number): boolean {
+/** Word `i` follows a year word or "de"/"of" after a year noun ('word'), or "de"/"of" after a month ('month'). */
+function yearContext(ctx: RuleContext, i: number): 'word' | 'month' | undefined {
   const { tokens, table } = ctx;
   const p = prevWord(tokens, i);
   const pk = key(ctx, p);
-  if (table.yearPrefixes.includes(pk)) return true;
+  if (table.yearPrefixes.includes(pk)) return 'word';
+  if (!table.dateOf.includes(pk)) return undefined;
   const pp = key(ctx, prevWord(tokens, p));
-  return table.dateOf.includes(pk) && (Object.hasOwn(table.months, pp) || table.yearNouns.includes(pp));
+  return Object.hasOwn(table.months, pp) ? 'month' : table.yearNouns.includes(pp) ? 'word' : undefined;
 }
 
 /**
@@ -68,10 +69,13 @@ function decade(ctx: RuleContext, i: number): RuleMatch | undefined {
   return { end: n, text: `${century.value * 100 + (table.decades[d] ?? 0)}s` };
 }
 
-/** A number before another number word or a unit ("dollars", "por cento"), or a full number before a plural noun ("in 2,000 cases"), counts things. */
-function isQuantity(ctx: RuleContext, y: Year): boolean {
+/**
+ * A number before another number word or a unit ("dollars", "por cento"), or a full number before a plural
+ * noun ("in 2,000 cases"), counts things; after a month ("maio de 2025 pessoas ...") a number is a year still.
+ */
+function isQuantity(ctx: RuleContext, y: Year, afterMonth = false): boolean {
   const n = nextWord(ctx.tokens, y.end);
-  return continuesNumber(ctx, n) || (y.pair === undefined && isPluralNoun(ctx, n));
+  return continuesNumber(ctx, n) || (y.pair === undefined && !afterMonth && isPluralNoun(ctx, n));
 }
 
 /** Most years read as one range or list. */
@@ -91,7 +95,8 @@ export const year: Rule = {
     const dec = decade(ctx, i);
     if (dec !== undefined) return dec;
     const y = parseYear(ctx, i);
-    if (y === undefined || !(inYearContext(ctx, i) || pairStandsAlone(y))) return undefined;
+    const context = yearContext(ctx, i);
+    if (y === undefined || !(context !== undefined || pairStandsAlone(y))) return undefined;
     // A range or list goes on while the next number is a year too: "de 2020 a 2025", "em 2023, 2024 e 2025".
     // Members after a comma count only once a range word ("e", "and") closes the list: in "em 2020, mil e
     // quinhentos morreram" the comma starts another clause.
@@ -118,7 +123,7 @@ export const year: Rule = {
       }
     }
     // "em dois mil e vinte quatro vezes" is no year either: a number phrase right after stays for the other rules.
-    if (end === y.end && isQuantity(ctx, y)) return undefined;
+    if (end === y.end && isQuantity(ctx, y, context === 'month')) return undefined;
     return { end, text };
   },
 };
