@@ -95,8 +95,9 @@ export const year: Rule = {
     const dec = decade(ctx, i);
     if (dec !== undefined) return dec;
     const y = parseYear(ctx, i);
+    if (y === undefined) return undefined;
     const context = yearContext(ctx, i);
-    if (y === undefined || !(context !== undefined || pairStandsAlone(y))) return undefined;
+    if (context === undefined && !pairStandsAlone(y)) return undefined;
     // A range or list goes on while the next number is a year too: "de 2020 a 2025", "em 2023, 2024 e 2025".
     // Members after a comma count only once a range word ("e", "and") closes the list: in "em 2020, mil e
     // quinhentos morreram" the comma starts another clause.
