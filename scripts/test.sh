@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: an independent G.711 implementation (sox), an independent
 # RTP sender and audio encoder (ffmpeg), real recorded speech with transcripts (Asterisk core sounds) and
-# the real recogniser of the default model (PocketSphinx en-us), and a real browser for the demo page.
-DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-en-us chromium)
+# the real recogniser of the default model (PocketSphinx en-us), a real browser for the demo page, and
+# Prometheus's linter for /metrics (promtool, from prometheus: ~19 MB download, 96 MB installed; where
+# systemd runs, the package also starts a Prometheus server: `systemctl disable --now prometheus`).
+DEB_PACKAGES=(sox ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-en-us chromium prometheus)
 bash scripts/ensure-debs.sh "${DEB_PACKAGES[@]}" || echo "warning: could not install all Debian packages; tests that need them will fail" >&2
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

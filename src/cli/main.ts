@@ -258,12 +258,14 @@ export function buildProgram(): Command {
   withCommon(program.command('worker').description('run one model as a gRPC worker (spawned by `theo serve`, or remote); prints {"event":"listening","port":N}'))
     .requiredOption('--model <name>', 'registry name of the model to load')
     .option('--model-dir <dir>', "the model's folder (default: the one under models.dir whose theo.yaml has that name)")
-    .option('--host <host>', 'gRPC listen address (default workers.host, 127.0.0.1)')
+    .option('--host <host>', 'gRPC listen address (default workers.host, 127.0.0.1; a remote worker: e.g. 0.0.0.0, with workers.token set)')
     .option('--port <port>', 'gRPC listen port (0 = any free port)', int('--port', 0, 65535), 0)
     .addOption(new Option('--engine-module <file>', 'module exporting createEngine(entry), instead of the engine the manifest names (tests)').hideHelp())
     .addOption(new Option('--watch-stdin', 'stop when stdin closes (the spawning runtime is gone)').hideHelp())
-    .action(async (flags: CommonFlags & { model: string; modelDir?: string; host?: string; port: number; engineModule?: string; watchStdin?: boolean }) => {
-      const config = buildConfig(flags, { workers: { host: flags.host } });
+    .addOption(new Option('--token-stdin', "read this worker's token from the first line of stdin (the spawning runtime sends it)").hideHelp())
+    .action(async (flags: CommonFlags & { model: string; modelDir?: string; host?: string; port: number; engineModule?: string; watchStdin?: boolean; tokenStdin?: boolean }) => {
+      // --host is where this worker listens, not workers.host (the loopback address of a runtime's own workers).
+      const config = buildConfig(flags, {});
       const logger = createLogger({ level: config.log.level });
       const code = await workerCommand(flags, config, logger);
       // Exit now: a stuck handle (an engine's thread pool, stdin) must not keep a stopped worker alive.
@@ -301,12 +303,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** An error as the person at the terminal needs it: for an unknown model, where it was looked for. */
+function cliMessage(err: unknown): string {
+  if (!isTheoError(err)) return errorMessage(err);
+  if (err.code !== 'model_not_found') return err.message;
+  const { dir, problem } = err.details as { dir?: unknown; problem?: { path: string; reason: string } };
+  const where = typeof dir === 'string' ? ` in models.dir ${dir}` : '';
+  return `${err.message}${where}${problem ? `; ${problem.path} could not be used: ${problem.reason}` : ''}`;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     // Expected failures (bad config, bad file, busy port) get one clear line, not a stack trace.
-    process.stderr.write(`theo: ${isTheoError(err) ? err.message : errorMessage(err)}\n`);
+    process.stderr.write(`theo: ${cliMessage(err)}\n`);
     process.exitCode = 1;
   }
 }

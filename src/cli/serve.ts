@@ -21,6 +21,8 @@ import { startTelephony, type Telephony } from '../telephony/index.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { ModelRegistry } from '../registry/registry.js';
+import { RescanningRegistry } from '../registry/rescan.js';
+import { Counter, type Registry } from 'prom-client';
 import { BasicScheduler } from '../scheduler/scheduler.js';
 import { createSessionStack, type SessionStack } from '../session/stack.js';
 import { WorkerManager } from '../workers/manager.js';
@@ -64,6 +66,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const registry = createRegistry();
   const models = ModelRegistry.scan(config.models.dir, { defaultName: config.models.default });
   for (const p of models.problems) logger.warn({ path: p.path, reason: p.reason }, 'model manifest skipped');
+  const live = rescanning(models, config.models.rescanIntervalMs, registry, componentLogger(logger, 'models'));
 
   // Local workers for the models to load, unless a remote worker already serves that model.
   const remote = new Set(config.workers.remote.map((r) => r.model));
@@ -87,7 +90,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
   const warn = (message: string): void => audioLog.warn(message);
   const denoiser = pre.enabled && pre.denoise !== false ? await loadDenoiser({ onWarning: warn }) : undefined;
 
-  const stack = await createSessionStack({ config, logger, registry, workers, models: local, denoiser, lookup: (model) => models.get(model) });
+  const stack = await createSessionStack({ config, logger, registry, workers, models: local, denoiser, lookup: (model) => live.get(model) });
   const rtp = new RtpListener({ config: config.rtp, logger: componentLogger(logger, 'rtp'), registry });
   let telephony: Telephony;
   try {
@@ -99,7 +102,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     throw err;
   }
   const scheduler = new BasicScheduler(workers, registry);
-  const catalog = createCatalog(models, workers, config.models.default);
+  const catalog = createCatalog(live, workers, config.models.default);
   let closing: Promise<void> | undefined;
   const app = createHttpApp({
     logger: componentLogger(logger, 'http'),
@@ -110,6 +113,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       if (closing) return { ready: false, reason: 'shutting down' };
       const mine = workers.status().filter((w) => w.model === config.models.default);
       if (mine.some((w) => w.state === 'serving')) return { ready: true };
+      const down = workers.down(config.models.default);
+      if (down) return { ready: false, reason: down.message };
       const state = mine[0]?.state ?? 'missing';
       return { ready: false, reason: `model '${config.models.default}' is ${state === 'starting' || state === 'restarting' ? 'loading' : state}` };
     },
@@ -121,8 +126,15 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       workers: () => ({
         default_model: config.models.default,
         in_flight: scheduler.inFlight(),
-        workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError })),
+        workers: workers.status().map((s) => ({ model: s.model, state: s.state, kind: s.kind, address: s.address, pid: s.pid, restarts: s.restarts, device: s.device, last_error: s.lastError, retry_after_s: s.retryAfterS })),
       }),
+      // Liveness: a model this process serves with its own workers is dead when every one of them is failed
+      // (crash-looping). /health then says 503 so that a supervisor restarts the process; retries go on.
+      models: () => {
+        const dead = workers.dead();
+        if (dead.length > 0) throw new TheoError('worker_unavailable', dead.map((d) => `model '${d.model}' is down: ${d.reason}; next retry in ${d.retryAfterS} s`).join('; '));
+        return {};
+      },
     },
     mount: (router) => {
       mountDemoRoutes(router);
@@ -143,8 +155,14 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     },
   });
   const handle = app.callback();
+  let inFlight = 0;
   // Koa answers errors itself (see createHttpApp); the promise only signals completion.
-  const server = tls ? https.createServer(tls, (req, res) => void handle(req, res)) : http.createServer((req, res) => void handle(req, res));
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    void handle(req, res);
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   const ws = attachWebSockets(server, {
     config: config.realtime,
     apiKey: config.api.apiKey,
@@ -193,10 +211,41 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         server.closeIdleConnections();
         await ws.close();
         await stack.close();
+        // Requests in flight finish with their workers still up, but a slow client (an upload trickling in)
+        // must not hold the process: after the drain time what is left is cut.
+        if (!(await settlesWithin(httpClosed, config.server.drainTimeoutMs))) {
+          logger.warn({ requests: inFlight, drain_ms: config.server.drainTimeoutMs }, 'HTTP requests still open after the drain time; closing their connections');
+          server.closeAllConnections();
+          await httpClosed;
+        }
         await workers.stop();
-        await httpClosed;
       })();
       return closing;
     },
   };
+}
+
+/** Whether `p` settles within `ms`. */
+async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The registry requests see: rescanned on a miss, each rescan counted and logged. */
+function rescanning(initial: ModelRegistry, minIntervalMs: number, metrics: Registry, logger: Logger): RescanningRegistry {
+  const rescans = new Counter({ name: 'theo_model_rescans_total', help: 'rescans of the models folder after a request named a model it did not have', registers: [metrics] });
+  return new RescanningRegistry(initial, {
+    minIntervalMs,
+    onRescan: (r) => {
+      rescans.inc();
+      const level = r.added.length > 0 || r.removed.length > 0 ? 'info' : 'debug';
+      logger[level]({ models: r.models, added: r.added, removed: r.removed, scan_ms: Math.round(r.seconds * 1e4) / 10 }, 'models folder rescanned');
+      for (const p of r.problems) logger.warn({ path: p.path, reason: p.reason }, 'model manifest skipped');
+    },
+  });
 }

@@ -9,6 +9,7 @@ import type { Engine } from '../engines/engine.js';
 import { TheoError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import { MANIFEST_FILE, readManifest, type ModelEntry } from '../registry/manifest.js';
+import { readTokenLine } from '../workers/auth.js';
 import { runWorker } from '../workers/worker-main.js';
 
 export interface WorkerFlags {
@@ -19,6 +20,8 @@ export interface WorkerFlags {
   port?: number;
   engineModule?: string;
   watchStdin?: boolean;
+  /** Read the token from the first line of stdin (how `theo serve` hands a spawned worker its own). */
+  tokenStdin?: boolean;
 }
 
 /** The manifest of `name`: models.dir/NAME/theo.yaml, else any folder of models.dir whose manifest is named so. */
@@ -50,8 +53,22 @@ async function engineFactory(engineModule: string | undefined): Promise<(entry: 
   return async (entry) => create(entry);
 }
 
+/** The token every call to this worker must carry: from stdin (spawned by a runtime) or workers.token. */
+function workerToken(flags: WorkerFlags, config: Readonly<TheoConfig>): string | Promise<string> {
+  if (flags.tokenStdin) {
+    const line = readTokenLine(process.stdin);
+    // Awaited by runWorker; marked handled now so stdin ending while the engine module loads is not an
+    // unhandled rejection before that.
+    line.catch(() => undefined);
+    return line;
+  }
+  if (config.workers.token) return config.workers.token;
+  throw new TheoError('invalid_argument', 'a worker needs a token: set workers.token (env THEO_WORKER_TOKEN) to the secret shared with the runtime that lists this worker in workers.remote');
+}
+
 /** Runs the worker; resolves with the exit code once it has stopped. */
 export async function workerCommand(flags: WorkerFlags, config: Readonly<TheoConfig>, logger: Logger): Promise<number> {
+  const token = workerToken(flags, config);
   const entry = findModel(flags.model, config.models.dir, flags.modelDir);
   const createEngine = await engineFactory(flags.engineModule);
   return runWorker({
@@ -62,5 +79,6 @@ export async function workerCommand(flags: WorkerFlags, config: Readonly<TheoCon
     logger: logger.child({ component: 'worker' }),
     stopTimeoutMs: config.workers.stopTimeoutMs,
     watchStdin: flags.watchStdin,
+    token,
   });
 }

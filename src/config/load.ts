@@ -1,6 +1,8 @@
 // Builds the one configuration of a process from defaults < file < environment < flags, validates
-// it once and freezes it. This is the only module that reads process.env.
+// it once and freezes it. This is the only module that reads process.env. Relative paths become absolute
+// here: a config file's from the file's folder, the environment's and flags' from the working directory.
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors/index.js';
 import { configSchema, type TheoConfig } from './schema.js';
@@ -32,6 +34,7 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_MODELS_DIR', ['models', 'dir'], 'string'],
   ['THEO_DEFAULT_MODEL', ['models', 'default'], 'string'],
   ['THEO_WORKER_REPLICAS', ['workers', 'replicas'], 'int'],
+  ['THEO_WORKER_TOKEN', ['workers', 'token'], 'string'],
   ['THEO_API_KEY', ['api', 'apiKey'], 'string'],
   ['THEO_MAX_UPLOAD_BYTES', ['api', 'maxUploadBytes'], 'int'],
   ['THEO_PREPROCESS', ['preprocess', 'enabled'], 'bool'],
@@ -53,14 +56,22 @@ const ENV_MAP: ReadonlyArray<readonly [string, readonly string[], 'string' | 'in
   ['THEO_HUB_TOKEN', ['hub', 'token'], 'string'],
 ];
 
+/** Config keys that name files or folders. */
+const PATH_KEYS: ReadonlyArray<readonly string[]> = [
+  ['models', 'dir'],
+  ['server', 'tlsCert'],
+  ['server', 'tlsKey'],
+];
+
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<TheoConfig> {
   const env = options.env ?? process.env;
   const issues: string[] = [];
   const file = options.file ?? env.THEO_CONFIG;
+  const cwd = process.cwd();
   let tree: Plain = {};
-  if (file) tree = readConfigFile(file);
-  tree = merge(tree, envTree(env, issues));
-  if (options.overrides) tree = merge(tree, options.overrides);
+  if (file) tree = resolvePaths(readConfigFile(file), dirname(resolve(cwd, file)));
+  tree = merge(tree, resolvePaths(envTree(env, issues), cwd));
+  if (options.overrides) tree = merge(tree, resolvePaths(options.overrides, cwd));
   if (issues.length > 0) throw new ConfigError(issues, 'environment');
 
   const result = configSchema.safeParse(tree);
@@ -119,6 +130,20 @@ function envTree(env: NodeJS.ProcessEnv, issues: string[]): Plain {
     tree = merge(tree, nest(path, value));
   }
   return tree;
+}
+
+/** A copy of `tree` whose relative path values are resolved against `base`; other values as they are. */
+function resolvePaths(tree: Plain, base: string): Plain {
+  let out = tree;
+  for (const path of PATH_KEYS) {
+    let parent: unknown = tree;
+    for (const k of path.slice(0, -1)) parent = isPlain(parent) ? parent[k] : undefined;
+    const leaf = path[path.length - 1] as string;
+    const value = isPlain(parent) ? parent[leaf] : undefined;
+    // Not a string: left for the schema to reject with the key's name.
+    if (typeof value === 'string' && value !== '' && !isAbsolute(value)) out = merge(out, nest(path, resolve(base, value)));
+  }
+  return out;
 }
 
 function nest(path: readonly string[], value: unknown): Plain {

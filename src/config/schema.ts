@@ -1,6 +1,10 @@
 // The shape of Theo's configuration and its defaults. Every field is validated here once;
 // the rest of the code receives a frozen, typed object and never re-checks.
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** The `models` folder of this install (the package root's, next to src/ and dist/). */
+export const INSTALL_MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url));
 
 const port = z.number().int().min(1).max(65535);
 // 0 lets the OS pick the HTTP port (tests, side-by-side instances).
@@ -46,19 +50,35 @@ const remoteWorkerSchema = z
 
 const modelsSchema = z
   .object({
-    /** Folder of model folders (each with a theo.yaml). Relative paths are relative to the working directory. */
-    dir: z.string().min(1).default('models'),
+    /**
+     * Folder of model folders (each with a theo.yaml). Default: the install's own `models` folder. A relative
+     * path is taken from the config file's folder when the file sets it, else from the working directory
+     * (env, flags); config/load.ts resolves it, so the value here is absolute.
+     */
+    dir: z.string().min(1).default(INSTALL_MODELS_DIR),
     /** The model used when a request names none. */
     default: z.string().min(1).default('pocketsphinx-en-us'),
     /** Models to run workers for at start; empty = the default model only. */
     load: z.array(z.string().min(1)).default([]),
+    /**
+     * A request naming a model the folder did not have (or had without its files) rescans the folder, at
+     * most once per this many ms: a model pulled while serving is found without a restart.
+     */
+    rescanIntervalMs: z.number().int().min(100).max(3_600_000).default(2_000),
   })
   .strict();
 
+/** Loopback addresses: what a runtime's own workers may bind (only this host reaches them). */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
+
 const workersSchema = z
   .object({
-    /** Address local workers bind (gRPC). */
-    host: z.string().min(1).default('127.0.0.1'),
+    /** Address local workers bind (gRPC): loopback only; a worker for other hosts is a remote one. */
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .refine((h) => LOOPBACK.test(h), { message: 'local workers bind loopback only (127.0.0.1, ::1 or localhost); run `theo worker --host ADDRESS` elsewhere and list it in workers.remote' }),
     /** First port tried for local workers; 0 lets the OS pick. */
     portBase: z.number().int().min(0).max(65535).default(0),
     /** Worker processes per loaded model; requests are spread over them (round robin). */
@@ -67,9 +87,16 @@ const workersSchema = z
     nice: z.number().int().min(0).max(19).default(10),
     /** How long a worker may take to load its model and report SERVING. */
     startTimeoutMs: z.number().int().min(1000).default(120_000),
-    /** Restarts allowed per model within restartWindowMs before the worker is given up. */
+    /** Restarts allowed per model within restartWindowMs; past that the worker is failed (crash-looping). */
     maxRestarts: z.number().int().min(0).default(5),
     restartWindowMs: z.number().int().min(1000).default(60_000),
+    /** A failed worker is retried for as long as the runtime runs, the delay doubling from 5 s up to this. */
+    retryMaxMs: z.number().int().min(1000).default(60_000),
+    /**
+     * Shared secret of remote workers: the runtime sends it on every call to them, and `theo worker` run by
+     * hand requires it. Workers that the runtime spawns get a random token of their own instead.
+     */
+    token: z.string().min(16, 'workers.token must be at least 16 characters').regex(/^\S+$/, 'workers.token must not contain spaces').optional(),
     /** Graceful stop: time given to a worker to finish before it is killed. */
     stopTimeoutMs: z.number().int().min(100).default(5_000),
     remote: z.array(remoteWorkerSchema).default([]),
@@ -329,10 +356,12 @@ export const configSchema = z
         /** PEM certificate chain and private key files: with both, the API is served over HTTPS and WSS. */
         tlsCert: z.string().min(1).optional(),
         tlsKey: z.string().min(1).optional(),
+        /** At shutdown, requests in flight get this long to finish; connections still open then are closed. */
+        drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
       })
       .strict()
       .refine((s) => (s.tlsCert === undefined) === (s.tlsKey === undefined), { message: 'server.tlsCert and server.tlsKey go together: give both or neither' })
-      .default({ host: '127.0.0.1', port: 8000 }),
+      .default({ host: '127.0.0.1', port: 8000, drainTimeoutMs: 10_000 }),
     log: z
       .object({ level: logLevel.default('info') })
       .strict()

@@ -83,12 +83,27 @@ export function isTheoErrorCode(err: unknown, code: TheoErrorCode): err is TheoE
   return err instanceof TheoError && err.code === code;
 }
 
+/**
+ * A value from a request as an error message may echo it: whole when short, else its first `max` characters
+ * and its length, so a client's 60 KB field never comes back to it (or into the logs) in full.
+ */
+export function excerpt(value: string, max = 64): string {
+  if (value.length <= max) return value;
+  // Never cut between the halves of a surrogate pair.
+  const end = isHighSurrogate(value.charCodeAt(max - 1)) ? max - 1 : max;
+  return `${value.slice(0, end)}… (${value.length} characters)`;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
 /** Message of any thrown value, for logs and error replies. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Why a worker cannot take a request now; `loading` and `restarting` come with a retry hint. */
+/** Why a worker cannot take a request now; `loading`, `restarting` and `failed` come with a retry hint. */
 export type WorkerUnavailableReason = 'loading' | 'restarting' | 'failed' | 'stopped' | 'unreachable' | 'crashed' | 'closed' | 'deadline';
 
 /** A worker is down, still loading, or died during a call. `retryAfter` (seconds) when waiting may help. */

@@ -5,8 +5,10 @@
 //     the pattern, and the run must have exactly that pattern's digit count (else it stays);
 //   - with no context word, only counts that are unambiguous apply: 16 digits → card, 14 → CNPJ (pt).
 //     11 digits (CPF or mobile phone) and 8 (CEP or landline) need their word.
-// A digit run is digits joined by single spaces, '.', '-' or '/' ("123.456.789-00", "1234 5678 ...");
-// numbers grouped by thousands or followed by a decimal part are amounts, never entities.
+//   - a run dictated with spoken separators ("123 ponto 456 ponto 789 traço 00") in exactly a pattern's
+//     layout is that entity, context word or not; in no layout, it stays as it was.
+// A digit run is digits joined by single spaces, ", ", '.', '-', '/' or a spoken separator ("123.456.789-00",
+// "1234 5678 ..."); numbers grouped by thousands or followed by a decimal part are amounts, never entities.
 
 import { itnTable } from './itn/tables.js';
 import { applyMask, groupThousands } from './itn/format.js';
@@ -43,23 +45,42 @@ interface DigitRun {
   end: number;
   digits: string;
   groups: string[];
+  /** The separator written between each two groups (a comma counts as a space). */
   seps: string[];
+  /** Some separator was a spoken word ("ponto", "dash"): the groups are a layout the speaker dictated. */
+  spoken: boolean;
 }
 
-function readRun(tokens: readonly Token[], i: number): DigitRun {
+/** The separator after the group ending at token `j`: its written form and the index of the next group. */
+function separatorAt(tokens: readonly Token[], j: number, table: ItnTable, commas: boolean): { sep: string; spoken: boolean; next: number } | undefined {
+  const a = tokens[j + 1]?.text ?? '';
+  if (SEPARATORS.has(a) && isDigits(tokens[j + 2])) return { sep: a, spoken: false, next: j + 2 };
+  if (commas && a === ',' && tokens[j + 2]?.text === ' ' && isDigits(tokens[j + 3])) return { sep: ' ', spoken: false, next: j + 3 };
+  const w = tokens[j + 2];
+  if (a === ' ' && w?.kind === 'word' && Object.hasOwn(table.separatorWords, w.key) && tokens[j + 3]?.text === ' ' && isDigits(tokens[j + 4])) {
+    return { sep: table.separatorWords[w.key] ?? '', spoken: true, next: j + 4 };
+  }
+  return undefined;
+}
+
+/** The digit run at token `i`; with `commas`, groups after ", " belong to it too ("cpf 123, 456, 789, 00"). */
+function readRun(tokens: readonly Token[], i: number, table: ItnTable, commas: boolean): DigitRun {
   const groups = [tokens[i]?.text ?? ''];
   const seps: string[] = [];
+  let spoken = false;
   let j = i;
-  while (SEPARATORS.has(tokens[j + 1]?.text ?? '') && isDigits(tokens[j + 2])) {
-    seps.push(tokens[j + 1]?.text ?? '');
-    groups.push(tokens[j + 2]?.text ?? '');
-    j += 2;
+  for (let s = separatorAt(tokens, j, table, commas); s !== undefined; s = separatorAt(tokens, j, table, commas)) {
+    seps.push(s.sep);
+    groups.push(tokens[s.next]?.text ?? '');
+    spoken ||= s.spoken;
+    j = s.next;
   }
-  return { end: j, digits: groups.join(''), groups, seps };
+  return { end: j, digits: groups.join(''), groups, seps, spoken };
 }
 
 /** "2.500.000" (pt) or a run followed by a decimal part is an amount, not an entity. */
 function isAmount(tokens: readonly Token[], run: DigitRun, table: ItnTable): boolean {
+  if (run.spoken) return false;
   const thousands = run.seps.length > 0 && run.seps.every((s) => s === table.thousandsSep) && run.groups.slice(1).every((g) => g.length === 3);
   const decimal = tokens[run.end + 1]?.text === table.decimalSep && isDigits(tokens[run.end + 2]);
   return thousands || decimal;
@@ -71,10 +92,18 @@ function pickPattern(tokens: readonly Token[], i: number, run: DigitRun, family:
     const p = patterns.find((q) => q.context.includes(w));
     if (p !== undefined) return p.digits === run.digits.length ? p : undefined;
   }
+  if (run.spoken) {
+    const written = run.groups.map((g, k) => (k === 0 ? g : `${run.seps[k - 1] ?? ''}${g}`)).join('');
+    return patterns.find((p) => applyMask(run.digits, p.mask) === written);
+  }
   const spaced = run.seps.includes(' ');
   return patterns.find(
     (p) => p.byCount.includes(family) && p.digits === run.digits.length && (!spaced || (p.name === 'card' && run.groups.every((g) => g.length === 4))),
   );
+}
+
+function entityOf(tokens: readonly Token[], i: number, run: DigitRun, family: Family, table: ItnTable): EntityPattern | undefined {
+  return isAmount(tokens, run, table) ? undefined : pickPattern(tokens, i, run, family);
 }
 
 function formatDocuments(text: string, family: Family, table: ItnTable): string {
@@ -90,8 +119,14 @@ function formatDocuments(text: string, family: Family, table: ItnTable): string 
       i++;
       continue;
     }
-    const run = readRun(tokens, i);
-    const pattern = isAmount(tokens, run, table) ? undefined : pickPattern(tokens, i, run, family);
+    // Commas join groups only when that makes an entity: in "cep 01310100, 200" the comma ends the CEP.
+    let run = readRun(tokens, i, table, false);
+    let pattern = entityOf(tokens, i, run, family, table);
+    if (pattern === undefined) {
+      const wide = readRun(tokens, i, table, true);
+      pattern = wide.end > run.end ? entityOf(tokens, i, wide, family, table) : undefined;
+      if (pattern !== undefined) run = wide;
+    }
     const formatted = pattern !== undefined ? applyMask(run.digits, pattern.mask) : undefined;
     out += formatted ?? joinTokens(tokens, i, run.end + 1);
     i = run.end + 1;

@@ -4,7 +4,7 @@
 // is available when the files its manifest names exist.
 import { existsSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage, TheoError } from '../errors/index.js';
+import { errorMessage, excerpt, TheoError } from '../errors/index.js';
 import { MANIFEST_FILE, readManifest, type ModelEntry, type ModelManifest } from './manifest.js';
 import { detectWhisperFolder } from './whisper-folder.js';
 
@@ -41,21 +41,37 @@ export interface ResolvedFile {
 export interface ScanOptions {
   /** The model used when a request names none (config models.default). */
   defaultName?: string;
+  /**
+   * An earlier scan of the same folder: a theo.yaml whose size and modification time have not changed is not
+   * parsed again (parsing is most of a scan's cost; files are still checked).
+   */
+  previous?: ModelRegistry;
+}
+
+/** A parsed theo.yaml (or why it could not be used), valid while the file's stamp is the same. */
+interface ParsedManifest {
+  stamp: string;
+  result: ModelEntry | { problem: string };
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Names listed in a model_not_found message. */
+const MAX_NAMES_SHOWN = 20;
 
 export class ModelRegistry {
   readonly dir: string;
   readonly defaultName: string | undefined;
   readonly problems: readonly RegistryProblem[];
   private readonly models: ReadonlyMap<string, RegistryModel>;
+  /** By theo.yaml path, for the next scan. */
+  private readonly parsed: ReadonlyMap<string, ParsedManifest>;
 
-  private constructor(dir: string, defaultName: string | undefined, models: Map<string, RegistryModel>, problems: RegistryProblem[]) {
+  private constructor(dir: string, defaultName: string | undefined, models: Map<string, RegistryModel>, problems: RegistryProblem[], parsed: Map<string, ParsedManifest>) {
     this.dir = dir;
     this.defaultName = defaultName;
     this.models = models;
     this.problems = problems;
+    this.parsed = parsed;
   }
 
   /** Scans `dir` (relative to the working directory) once; the result does not change afterwards. */
@@ -63,6 +79,8 @@ export class ModelRegistry {
     const root = resolve(dir);
     const models = new Map<string, RegistryModel>();
     const problems: RegistryProblem[] = [];
+    const earlier = options.previous?.dir === root ? options.previous.parsed : undefined;
+    const parsed = new Map<string, ParsedManifest>();
     let entries: Dirent[] = [];
     try {
       entries = readdirSync(root, { withFileTypes: true });
@@ -72,7 +90,7 @@ export class ModelRegistry {
     for (const d of entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).sort((a, b) => a.name.localeCompare(b.name))) {
       const folder = join(root, d.name);
       if (!isDirectory(folder)) continue;
-      const model = loadFolder(folder, d.name, problems);
+      const model = loadFolder(folder, d.name, problems, earlier, parsed);
       if (!model) continue;
       const prior = models.get(model.name);
       if (prior) {
@@ -84,7 +102,7 @@ export class ModelRegistry {
       }
       models.set(model.name, model);
     }
-    return new ModelRegistry(root, options.defaultName, models, problems);
+    return new ModelRegistry(root, options.defaultName, models, problems, parsed);
   }
 
   /** Every model, sorted by name. */
@@ -100,15 +118,18 @@ export class ModelRegistry {
     return this.models.has(name);
   }
 
-  /** The model called `name`; throws TheoError 'model_not_found' naming the models there are. */
+  /**
+   * The model called `name`; throws TheoError 'model_not_found' naming the models there are. The message
+   * reaches API clients: the folder and a skipped manifest of that name (`problem`) are in its details.
+   */
   get(name: string): RegistryModel {
     const model = this.models.get(name);
     if (model) return model;
     const problem = this.problems.find((p) => p.path === join(this.dir, name, MANIFEST_FILE) || p.path === join(this.dir, name));
     const names = this.names();
-    const available = names.length > 0 ? `available: ${names.join(', ')}` : 'no models there';
-    const hint = problem ? `; ${problem.path} could not be used: ${problem.reason}` : '';
-    throw new TheoError('model_not_found', `model '${name}' not found in ${this.dir} (${available})${hint}`, { model: name, dir: this.dir, available: names });
+    const shown = names.length > MAX_NAMES_SHOWN ? `${names.slice(0, MAX_NAMES_SHOWN).join(', ')} and ${names.length - MAX_NAMES_SHOWN} more` : names.join(', ');
+    const available = names.length > 0 ? `available: ${shown}` : 'no models installed';
+    throw new TheoError('model_not_found', `model '${excerpt(name)}' not found (${available})`, { model: name, dir: this.dir, available: names, problem });
   }
 
   /** The configured default model; throws 'model_not_found' when no default is set or it is not there. */
@@ -135,17 +156,18 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function loadFolder(folder: string, folderName: string, problems: RegistryProblem[]): RegistryModel | undefined {
+function loadFolder(folder: string, folderName: string, problems: RegistryProblem[], earlier: ReadonlyMap<string, ParsedManifest> | undefined, parsed: Map<string, ParsedManifest>): RegistryModel | undefined {
   const manifestPath = join(folder, MANIFEST_FILE);
-  if (existsSync(manifestPath)) {
-    let entry: ModelEntry;
-    try {
-      entry = readManifest(manifestPath);
-    } catch (err) {
-      problems.push({ path: manifestPath, reason: problemReason(err, manifestPath) });
+  const stamp = fileStamp(manifestPath);
+  if (stamp !== undefined) {
+    const known = earlier?.get(manifestPath);
+    const manifest = known?.stamp === stamp ? known : { stamp, result: parseFile(manifestPath) };
+    parsed.set(manifestPath, manifest);
+    if ('problem' in manifest.result) {
+      problems.push({ path: manifestPath, reason: manifest.result.problem });
       return undefined;
     }
-    return withState(entry, manifestPath, 'manifest');
+    return withState(manifest.result, manifestPath, 'manifest');
   }
   if (!existsSync(join(folder, 'config.json'))) return undefined; // not a model folder (e.g. a README's assets)
   if (!NAME_RE.test(folderName)) {
@@ -163,6 +185,24 @@ function loadFolder(folder: string, folderName: string, problems: RegistryProble
   const files: Record<string, string> = {};
   for (const [role, p] of Object.entries(manifest.files)) files[role] = resolve(folder, p);
   return withState({ manifest, dir: folder, files }, undefined, 'detected');
+}
+
+/** What identifies one version of a file (undefined: no such file). */
+function fileStamp(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return s.isFile() ? `${s.ino}:${s.size}:${s.mtimeMs}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseFile(manifestPath: string): ParsedManifest['result'] {
+  try {
+    return readManifest(manifestPath);
+  } catch (err) {
+    return { problem: problemReason(err, manifestPath) };
+  }
 }
 
 /** parseManifest prefixes its messages with the path; the problem list carries the path on its own. */

@@ -13,7 +13,7 @@
 // segment is emitted exactly once, in order.
 import { EventEmitter } from 'node:events';
 import type { EngineCapabilities, EngineWord } from '../engines/engine.js';
-import { TheoError, errorMessage, isTheoError } from '../errors/index.js';
+import { TheoError, errorMessage, isTheoError, isWorkerUnavailableError } from '../errors/index.js';
 import { float32ToInt16, int16ToFloat32 } from '../audio/resample.js';
 import { createPreprocessor, type DenoiserFactory, type Preprocessor } from '../audio/stages/pipeline.js';
 import type { AudioQuality } from '../audio/stages/stage.js';
@@ -760,6 +760,8 @@ export class Session extends EventEmitter<SessionEvents> {
         await this.deps.link.whenServing(left);
       } catch (err) {
         lastError = errorMessage(err);
+        // The model is down (its workers keep crashing): say so now rather than when the window runs out.
+        if (isWorkerUnavailableError(err) && err.reason === 'failed') return this.fail(err);
         if (this.now() >= deadline) break;
         await delay(Math.min(200, Math.max(1, deadline - this.now())));
         continue;

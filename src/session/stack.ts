@@ -75,6 +75,10 @@ export async function createSessionStack(opts: SessionStackOptions): Promise<Ses
     itn: config.postprocess.itn,
     link: (model) => {
       const entry = lookup(model);
+      // A model whose workers are all down refuses a new session now, saying when it is retried, instead of
+      // accepting it and failing it once the session's recovery window has run out.
+      const down = workers.down(model);
+      if (down) throw down;
       const capabilities = capabilitiesOf(entry.manifest);
       return { link: workerLinkFor(workers, model), capabilities };
     },

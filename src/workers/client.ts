@@ -7,6 +7,7 @@ import type { AudioQuality } from '../audio/stages/stage.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { FileTranscriptionRequest, FileTranscriptionResult, SttClient } from './types.js';
+import { tokenCallInterceptor } from './auth.js';
 import {
   ERROR_CODE_METADATA,
   MAX_MESSAGE_BYTES,
@@ -26,6 +27,8 @@ export interface SttClientOptions {
   logger: Logger;
   /** Deadline of one TranscribeFile call (default 10 minutes). */
   requestTimeoutMs?: number;
+  /** The worker's token, sent with every call (a worker refuses calls without it). */
+  token?: string | undefined;
   /** Called when a call finds the worker unreachable or loses it mid-call (the manager checks its health at once). */
   onUnavailable?: (err: WorkerUnavailableError) => void;
 }
@@ -151,6 +154,7 @@ export class GrpcSttClient implements SttClient {
       // A restarted worker must be found again quickly, not after grpc's default reconnect backoff (up to 2 min).
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
+      interceptors: opts.token ? [tokenCallInterceptor(opts.token)] : [],
     });
   }
 

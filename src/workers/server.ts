@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Engine, EngineResult, EngineStream, StreamHypothesis, StreamOptions, Task, TranscribeOptions } from '../engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError, errorMessage, type TheoErrorCode } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
+import { tokenInterceptor } from './auth.js';
 import { resample } from '../audio/resample.js';
 import { createResampler, type ResamplerStage } from '../audio/stages/resample.js';
 import {
@@ -34,6 +35,8 @@ export interface WorkerServerOptions {
   logger: Logger;
   /** Reported by Health (cpu | cuda:0 | ...); default 'cpu'. */
   device?: string;
+  /** Every call must carry it (`authorization: Bearer TOKEN`); others get UNAUTHENTICATED. */
+  token: string;
 }
 
 export type WorkerServerState = 'loading' | 'serving' | 'not_serving' | 'stopped';
@@ -157,7 +160,7 @@ class SttWorkerServer implements WorkerServer {
   address = '';
   state: WorkerServerState = 'loading';
 
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+  private readonly server: grpc.Server;
   private readonly queue: Job[] = [];
   private readonly jobs = new Map<string, Job>();
   private running: Job | undefined;
@@ -165,9 +168,25 @@ class SttWorkerServer implements WorkerServer {
   private loadPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private readonly log: Logger;
+  private rejectedCalls = 0;
+  private lastRejectLog = 0;
 
   constructor(readonly opts: WorkerServerOptions) {
     this.log = opts.logger;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      interceptors: [tokenInterceptor(opts.token, (method, reason) => this.onRejected(method, reason))],
+    });
+  }
+
+  /** Counts calls refused for their token; logs at most every 10 s, so a flood of them cannot flood the log. */
+  private onRejected(method: string, reason: string): void {
+    this.rejectedCalls++;
+    const now = Date.now();
+    if (now - this.lastRejectLog < 10_000) return;
+    this.lastRejectLog = now;
+    this.log.warn({ method, reason, rejectedCalls: this.rejectedCalls }, 'call refused: missing or wrong worker token');
   }
 
   get engine(): Engine {

@@ -37,6 +37,8 @@ export interface WorkerStatus {
   capabilities?: EngineCapabilities;
   device?: string;
   lastError?: string;
+  /** While not serving: seconds until it may serve (the next restart plus a start), what Retry-After says. */
+  retryAfterS?: number;
 }
 
 /** One connection to one worker's gRPC server. */

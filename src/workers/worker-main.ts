@@ -27,6 +27,8 @@ export interface RunWorkerOptions {
   /** Stop when stdin ends: the parent that spawned this worker is gone. */
   watchStdin?: boolean;
   device?: string;
+  /** What every call must carry (a spawned worker reads it from stdin: pending until that line arrives). */
+  token: string | Promise<string>;
 }
 
 /** Runs the worker until it is told to stop; resolves with the process exit code. */
@@ -48,14 +50,17 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
     if (opts.watchStdin) {
+      // The token line was read from stdin before this listener existed: its end may have come already.
+      if (process.stdin.readableEnded) resolve('stdin closed');
       process.stdin.on('end', () => resolve('stdin closed'));
       process.stdin.on('error', () => resolve('stdin error'));
       process.stdin.resume();
     }
   });
 
+  const token = await opts.token;
   const engine = await opts.createEngine(opts.entry);
-  const server = await startWorkerServer({ engine, modelName: opts.entry.manifest.name, host: opts.host, port: opts.port, logger: log, device: opts.device });
+  const server = await startWorkerServer({ engine, modelName: opts.entry.manifest.name, host: opts.host, port: opts.port, logger: log, device: opts.device, token });
   say({ event: 'listening', port: server.port, pid: process.pid });
 
   const loaded = server.load().then(

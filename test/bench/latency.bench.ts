@@ -11,8 +11,9 @@
 //    emitted − the worker's final arriving at the client). Measured without touching src/: the bench builds
 //    the SessionManager itself, exactly as src/session/stack.ts does, but with a link that wraps
 //    workerLinkFor(...) and timestamps every write and every event as the worker stream yields it, and a VAD
-//    factory that timestamps each speech event as it reaches the session. The session metrics ttfb_seconds
-//    and final_delay_seconds of that run are read back and compared with the same quantities computed here.
+//    factory that timestamps each speech event as it reaches the session. The session metrics
+//    theo_session_ttfb_seconds and theo_session_final_delay_seconds of that run are read back and compared
+//    with the same quantities computed here.
 //    Baseline in the same run: the engine's own latency. The exact frames the session wrote to its worker
 //    stream (same bytes, same offsets, same is_last, same relative times) are replayed on a new stream
 //    straight through SttClient.openStream (no Session, no VAD): first partial after the utterance's first
@@ -521,7 +522,7 @@ async function counterValue(registry: Registry, name: string): Promise<number> {
 async function crashPhase(stack: SessionStack, registry: Registry, prompts: Prompt[], kills: number): Promise<CrashResult> {
   const joined = join(prompts.slice(1), 240);
   const restarts0 = stack.workers.status().find((w) => w.model === MODEL)?.restarts ?? 0;
-  const forced0 = await counterValue(registry, 'segments_force_committed_total');
+  const forced0 = await counterValue(registry, 'theo_segments_force_committed_total');
   const session = stack.sessions.create({ model: MODEL, inputRate: RATE, realtime: true });
   const done: Kill[] = [];
   let current: (Kill & { lastRecovered?: number }) | undefined;
@@ -575,7 +576,7 @@ async function crashPhase(stack: SessionStack, registry: Registry, prompts: Prom
     done.push(current);
   }
   const restarts = (stack.workers.status().find((w) => w.model === MODEL)?.restarts ?? 0) - restarts0;
-  return { kills: done, finals, segments, errors, otherRestarts: restarts - done.length, forceCommits: (await counterValue(registry, 'segments_force_committed_total')) - forced0 };
+  return { kills: done, finals, segments, errors, otherRestarts: restarts - done.length, forceCommits: (await counterValue(registry, 'theo_segments_force_committed_total')) - forced0 };
 }
 
 // ---- one round: a session over some prompts, then the same frames replayed as the baseline ------------
@@ -804,8 +805,8 @@ async function main(): Promise<void> {
       results.push(await latencyRound(ctx, r === 0 ? [prompts[0] as Prompt, ...mine] : mine, r === 0, r));
     }
     await manager.shutdown();
-    const ttfbHist = await histogramMean(registry.getSingleMetric('ttfb_seconds') as Histogram | undefined);
-    const finalHist = await histogramMean(registry.getSingleMetric('final_delay_seconds') as Histogram | undefined);
+    const ttfbHist = await histogramMean(registry.getSingleMetric('theo_session_ttfb_seconds') as Histogram | undefined);
+    const finalHist = await histogramMean(registry.getSingleMetric('theo_session_final_delay_seconds') as Histogram | undefined);
 
     // 3: crash detection on the real stack's own session manager.
     console.error(`crash: ${KILLS} SIGKILLs of the worker during utterances...`);
@@ -886,8 +887,8 @@ async function main(): Promise<void> {
     console.log('| metric | observations (histogram count) | metric p50 | metric mean | same definition, bench clock, p50 | metric − bench per segment: p50 / min / max | the bench measure above, p50 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const [kind, name, h, scored] of [
-      ['ttfb', 'ttfb_seconds', ttfbHist, rows.map((r) => r.ttfbTrueMs)],
-      ['final', 'final_delay_seconds', finalHist, rows.map((r) => r.finalTrueMs)],
+      ['ttfb', 'theo_session_ttfb_seconds', ttfbHist, rows.map((r) => r.ttfbTrueMs)],
+      ['final', 'theo_session_final_delay_seconds', finalHist, rows.map((r) => r.finalTrueMs)],
     ] as const) {
       const mine = metricRows.filter((m) => m.kind === kind);
       const diffs = mine.map((x) => x.metricMs - x.benchMs);

@@ -181,7 +181,7 @@ describe('preprocessing and post-processing through the batch API', () => {
   it('exports preprocessing and post-processing durations per stage', async () => {
     await transcribe(readFileSync(SPEECH), { hot_words: 'Theo', gain: 'true' });
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const stage of ['decode', 'dc', 'resample', 'denoise', 'gain']) expect(metrics).toMatch(new RegExp(`preprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
-    for (const stage of ['hot_words', 'itn', 'entities']) expect(metrics).toMatch(new RegExp(`postprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
+    for (const stage of ['decode', 'dc', 'resample', 'denoise', 'gain']) expect(metrics).toMatch(new RegExp(`theo_preprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
+    for (const stage of ['hot_words', 'itn', 'entities']) expect(metrics).toMatch(new RegExp(`theo_postprocessing_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
   });
 });

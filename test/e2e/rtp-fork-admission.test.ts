@@ -65,10 +65,10 @@ describe('RTP fork admission', () => {
     expect(sent).toBe(15_000);
     // Every datagram is taken (loopback loses none: the socket buffer holds the burst) and none became a call.
     const m = await untilMetrics(base, 'every datagram taken', (t) => datagramsTaken(t) >= sent);
-    expect(metricValue(m, 'rtp_packets_total', { outcome: 'probation' }) + metricValue(m, 'rtp_packets_total', { outcome: 'refused' })).toBe(sent);
+    expect(metricValue(m, 'theo_rtp_packets_total', { outcome: 'probation' }) + metricValue(m, 'theo_rtp_packets_total', { outcome: 'refused' })).toBe(sent);
     expect(await forkCalls()).toBe(0);
     expect(await liveSessions()).toBe(0);
-    expect(metricValue(m, 'rtp_active_streams')).toBe(0);
+    expect(metricValue(m, 'theo_rtp_active_streams')).toBe(0);
     expect(metricValue(m, 'theo_rtp_sources_refused_total', { reason: 'pending_limit' })).toBeGreaterThan(0);
     const after = metricValue(await scrape(base), 'process_resident_memory_bytes');
     expect((after - before) / 2 ** 20).toBeLessThan(40);
@@ -132,7 +132,7 @@ describe('RTP fork admission', () => {
     expect(of().filter((e) => e.type === 'session.created')).toHaveLength(1);
     const m = await scrape(base);
     // The L16 packets were dropped as flapping (the call stays on PCMU's 8 kHz clock); none switched the stream.
-    const flaps = metricValue(m, 'rtp_packets_total', { outcome: 'payload_flap' }) - metricValue(m0, 'rtp_packets_total', { outcome: 'payload_flap' });
+    const flaps = metricValue(m, 'theo_rtp_packets_total', { outcome: 'payload_flap' }) - metricValue(m0, 'theo_rtp_packets_total', { outcome: 'payload_flap' });
     // (Those that came while the source proved itself count as probation: 4 of them unless a run restarted.)
     expect(flaps).toBeGreaterThanOrEqual(40);
     expect(flaps).toBeLessThanOrEqual(50);

@@ -67,7 +67,7 @@ export async function untilMetrics(base: string, what: string, ok: (text: string
   for (;;) {
     const text = await scrape(base);
     if (ok(text)) return text;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; /metrics: ${text.split('\n').filter((l) => /^(theo_rtp|rtp_packets|theo_calls)/.test(l)).join('; ')}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; /metrics: ${text.split('\n').filter((l) => /^(theo_rtp|theo_rtcp|theo_calls)/.test(l)).join('; ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -76,7 +76,7 @@ export async function untilMetrics(base: string, what: string, ok: (text: string
 export function datagramsTaken(text: string): number {
   return text
     .split('\n')
-    .filter((l) => l.startsWith('rtp_packets_total{'))
+    .filter((l) => l.startsWith('theo_rtp_packets_total{'))
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 

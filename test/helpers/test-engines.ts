@@ -6,9 +6,11 @@
 //   batch  echo without openStream (the worker buffers utterances and calls transcribe)
 //   block  like echo, but busy-waits `delayMs` first without yielding (a long native call: the worker's
 //          event loop, Health included, is stuck meanwhile)
-// `loadMs` delays load() (Health says LOADING meanwhile); `failLoad` makes load() reject.
+// `loadMs` delays load() (Health says LOADING meanwhile); `failLoad` makes load() reject; `failLoadWhile`
+// (a path) makes it reject while that file exists: a broken model a test repairs by removing the file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine, EngineCapabilities, EngineResult, EngineStream, StreamHypothesis, StreamOptions, TranscribeOptions } from '../../src/engines/engine.js';
@@ -33,6 +35,7 @@ interface TestEngineOptions {
   delayMs: number;
   loadMs: number;
   failLoad: boolean;
+  failLoadWhile: string | undefined;
 }
 
 class TestEngine implements Engine {
@@ -59,6 +62,7 @@ class TestEngine implements Engine {
   async load(): Promise<void> {
     if (this.o.loadMs > 0) await sleep(this.o.loadMs);
     if (this.o.failLoad) throw new TheoError('model_invalid', 'test engine: failLoad is set');
+    if (this.o.failLoadWhile !== undefined && existsSync(this.o.failLoadWhile)) throw new TheoError('model_invalid', `test engine: ${this.o.failLoadWhile} exists`);
   }
 
   async transcribe(audio: Float32Array, options: TranscribeOptions): Promise<EngineResult> {
@@ -154,6 +158,7 @@ export function createEngine(entry: ModelEntry): Engine {
     delayMs: typeof opts.delayMs === 'number' ? opts.delayMs : 2000,
     loadMs: typeof opts.loadMs === 'number' ? opts.loadMs : 0,
     failLoad: opts.failLoad === true,
+    failLoadWhile: typeof opts.failLoadWhile === 'string' ? opts.failLoadWhile : undefined,
   });
 }
 
@@ -191,7 +196,7 @@ export function writeTestModel(root: string, name: string, options: Record<strin
 /** The manager's command for test workers: `theo worker` under tsx with this module's engines. */
 export const testWorkerCommand: WorkerCommandFactory = (entry, ctx) => ({
   file: process.execPath,
-  args: theoTsxArgs(['worker', '--model', entry.manifest.name, '--model-dir', entry.dir, '--host', ctx.host, '--port', String(ctx.port), '--engine-module', TEST_ENGINES_MODULE, '--log-level', 'warn', '--watch-stdin']),
+  args: theoTsxArgs(['worker', '--model', entry.manifest.name, '--model-dir', entry.dir, '--host', ctx.host, '--port', String(ctx.port), '--engine-module', TEST_ENGINES_MODULE, '--log-level', 'warn', '--watch-stdin', '--token-stdin']),
   cwd: ROOT_DIR,
 });
 
@@ -199,16 +204,33 @@ export interface SpawnedWorker {
   child: ChildProcess;
   port: number;
   address: string;
+  /** What its calls must carry. */
+  token: string;
   stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface SpawnTestWorkerOptions {
+  /** Default: a random one. */
+  token?: string;
+  /** How the worker gets it: the first line of stdin (as `theo serve` does, the default), or THEO_WORKER_TOKEN. */
+  tokenVia?: 'stdin' | 'env';
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Spawns `theo worker` for `entry` and waits for its listening line. */
-export async function spawnTestWorker(entry: ModelEntry, extraArgs: readonly string[] = []): Promise<SpawnedWorker> {
-  const cmd = testWorkerCommand(entry, { host: '127.0.0.1', port: 0, logLevel: 'warn' });
-  const args = cmd.args.filter((a) => a !== '--watch-stdin');
-  const child = spawn(cmd.file, [...args, ...extraArgs], { cwd: cmd.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnTestWorker(entry: ModelEntry, extraArgs: readonly string[] = [], o: SpawnTestWorkerOptions = {}): Promise<SpawnedWorker> {
+  const token = o.token ?? randomBytes(24).toString('base64url');
+  const via = o.tokenVia ?? 'stdin';
+  const cmd = testWorkerCommand(entry, { host: o.host ?? '127.0.0.1', port: 0, logLevel: 'warn' });
+  const args = cmd.args.filter((a) => a !== '--watch-stdin' && (via === 'stdin' || a !== '--token-stdin'));
+  const env = { ...process.env, ...(via === 'env' ? { THEO_WORKER_TOKEN: token } : {}), ...o.env };
+  const child = spawn(cmd.file, [...args, ...extraArgs], { cwd: cmd.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined); // a worker that exits at once closes its stdin under the write
+  child.stdin.end(via === 'stdin' ? `${token}\n` : '');
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -228,7 +250,7 @@ export async function spawnTestWorker(entry: ModelEntry, extraArgs: readonly str
       reject(new Error(`worker exited (${code ?? signal}) before listening; stderr: ${err}`));
     });
   });
-  return { child, port, address: `127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exited };
+  return { child, port, address: `127.0.0.1:${port}`, token, stdout: () => out, stderr: () => err, exited };
 }
 
 /** True while a process with that pid exists. */

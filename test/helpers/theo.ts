@@ -17,8 +17,9 @@ export interface TheoRun {
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
-  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, ...args], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `cwd`: the working directory (default the checkout). */
+export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): TheoRun {
+  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, ...args], { cwd, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
@@ -57,8 +58,8 @@ export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
 }
 
 /** `theo serve --port 0 ...args`; resolves with the run and its URL once it prints `listening on`. */
-export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: TheoRun; url: string }> {
-  const run = runTheo(['serve', '--port', '0', ...args], env);
+export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ run: TheoRun; url: string }> {
+  const run = runTheo(['serve', '--port', '0', ...args], env, cwd);
   const line = await run.waitForLine(/listening on/, 120_000);
   const url = /listening on (\S+)/.exec(line)?.[1];
   if (!url) throw new Error(`no URL in '${line}'`);

@@ -20,8 +20,8 @@ describe('theo serve', () => {
     expect(health.components.rtp.ports_capacity).toBe(50);
     expect(health.components.rtp.port_range).toBe('41700-41799');
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/^rtp_active_streams 0$/m);
-    expect(metrics).toMatch(/^# TYPE rtp_packets_total counter$/m);
+    expect(metrics).toMatch(/^theo_rtp_active_streams 0$/m);
+    expect(metrics).toMatch(/^# TYPE theo_rtp_packets_total counter$/m);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
     // Ready once the default model's worker serves; until then 503 saying it is loading.
     let ready = await fetch(`${url}/ready`);

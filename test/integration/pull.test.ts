@@ -252,7 +252,7 @@ describe('theo pull / list / inspect (CLI)', () => {
     writeFileSync(join(dir, 'ok/theo.yaml'), 'name: ok\nengine: pocketsphinx\narchitecture: hmm\nfiles: { hmm: /nonexistent/hmm }\nsampleRate: 16000\nlanguages: [en]\ndebianPackages: [pocketsphinx-en-us]\n');
     const inspect = await runTheo(['inspect', 'nope'], cliEnv(dir)).done;
     expect(inspect.code).toBe(1);
-    expect(inspect.stderr).toMatch(/^theo: model 'nope' not found in .* \(available: ok\)/);
+    expect(inspect.stderr).toMatch(/^theo: model 'nope' not found \(available: ok\) in models.dir \/\S+/);
     const list = await runTheo(['list'], cliEnv(dir)).done;
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^ok\s+pocketsphinx\s+hmm\s+en\s+missing$/m);

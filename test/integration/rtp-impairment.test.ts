@@ -70,16 +70,16 @@ describe('impaired RTP from theo rtp send', () => {
       // further 40 ms add about 2 x 0.02 x 40 ms: ~14.4 ms. The metric samples every stream once a second.
       const injectedMs = 0.96 * (40 / 3) + 2 * 0.02 * 0.98 * 40;
       const metrics = await registry.metrics();
-      const sum = Number(/^rtp_jitter_seconds_sum (\S+)$/m.exec(metrics)![1]);
-      const count = Number(/^rtp_jitter_seconds_count (\S+)$/m.exec(metrics)![1]);
+      const sum = Number(/^theo_rtp_jitter_seconds_sum (\S+)$/m.exec(metrics)![1]);
+      const count = Number(/^theo_rtp_jitter_seconds_count (\S+)$/m.exec(metrics)![1]);
       expect(count).toBeGreaterThan(20);
       const measuredMs = (sum / count) * 1000;
       console.log(`jitter: injected ~${injectedMs.toFixed(1)} ms, measured ${measuredMs.toFixed(1)} ms; dropped ${sent.dropped}, lost ${c.lostPackets}, late ${c.outcome.late}, duplicates ${c.outcome.duplicate}/${sent.duplicated}`);
       expect(measuredMs).toBeGreaterThan(injectedMs * 0.7);
       expect(measuredMs).toBeLessThan(injectedMs * 1.5);
       expect(jitterAtEnd).toBeGreaterThan(0);
-      expect(metrics).toMatch(new RegExp(`^rtp_packet_loss_total ${c.lostPackets}$`, 'm'));
-      expect(metrics).toMatch(new RegExp(`^rtp_duplicate_packets_total ${c.outcome.duplicate}$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^theo_rtp_packet_loss_total ${c.lostPackets}$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^theo_rtp_duplicate_packets_total ${c.outcome.duplicate}$`, 'm'));
 
       // Alignment: every received frame sits exactly where its audio is in the source.
       const ref = new Int16Array(total);

@@ -1,7 +1,8 @@
 // The worker manager with real child processes (`theo worker` under tsx, fake engines): start and
-// serve, crash during a request → typed error, restart, next request succeeds; the restart limit;
-// stop() leaves no process; a remote worker from config. Waits on events and polling, never on the clock.
-import { mkdtempSync } from 'node:fs';
+// serve, crash during a request → typed error, restart, next request succeeds; a crash-looping worker
+// failed and retried until repaired; worker tokens; stop() leaves no process; remote workers from config.
+// Waits on events and polling, never on the clock.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { TheoError, WorkerUnavailableError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { Registry } from '../../src/observability/metrics.js';
 import type { ModelEntry } from '../../src/registry/manifest.js';
+import { createSttClient } from '../../src/workers/client.js';
 import { WorkerManager, type WorkerManagerOptions } from '../../src/workers/manager.js';
 import type { FileTranscriptionRequest, WorkerStatus } from '../../src/workers/types.js';
 import { pidAlive, spawnTestWorker, testWorkerCommand, waitUntil, writeTestModel, type SpawnedWorker } from '../helpers/test-engines.js';
@@ -127,20 +129,67 @@ describe('WorkerManager', () => {
     expect((await m.client('crash-c').transcribeFile(request('ok', 40))).text).toBe('samples=40 rms=0.500');
   });
 
-  it('gives up after maxRestarts within restartWindowMs: state failed with the reason, client() says so', async () => {
-    const broken = writeTestModel(modelsDir, 'broken-d', { testEngine: 'echo', failLoad: true });
-    const { m, registry } = manager([broken], {}, workersConfig({ maxRestarts: 2, restartWindowMs: 600_000 }));
+  it('a worker that keeps crashing is failed, retried with a capped backoff for as long as it takes, and serves once repaired', async () => {
+    const broken = join(modelsDir, 'crashloop.broken');
+    writeFileSync(broken, '');
+    const entry = writeTestModel(modelsDir, 'crashloop-d', { testEngine: 'echo', failLoadWhile: broken });
+    const { m, registry } = manager([entry], {}, workersConfig({ maxRestarts: 2, restartWindowMs: 600_000, retryMaxMs: 1000 }));
+    const logged: string[] = [];
     await m.start();
-    const err = await m.whenServing('broken-d', 60_000).catch((e: unknown) => e);
+    m.on('state', (s) => logged.push(s.state));
+
+    // Down: a waiting caller hears it at once, with the reason and when the next retry comes.
+    const err = await m.whenServing('crashloop-d', 120_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerUnavailableError);
-    const st = statusOf(m, 'broken-d');
-    expect(st.state).toBe('failed');
-    expect(st.restarts).toBe(2);
-    expect(st.lastError).toMatch(/exited with code 2: model failed to load: test engine: failLoad is set; gave up after 2 restarts/);
-    expect(st.pid).toBeUndefined();
-    expect(() => m.client('broken-d')).toThrow(/failLoad is set/);
-    expect(await metric(registry, 'theo_worker_restarts_total', 'broken-d')).toBe(2);
-    expect(await metric(registry, 'theo_worker_up', 'broken-d')).toBe(0);
+    expect((err as WorkerUnavailableError).reason).toBe('failed');
+    expect((err as Error).message).toMatch(/model 'crashloop-d' is down: its worker went down 3 times within 600 s \(last: worker exited with code 2: model failed to load: test engine: .* exists\); (next retry in \d+ s|a retry is starting)/);
+    const down = m.down('crashloop-d');
+    expect(down?.reason).toBe('failed');
+    // Retry-After follows the retry backoff (capped at retryMaxMs = 1 s) and this worker's start (never seen: 5 s).
+    expect(down?.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(down?.retryAfter).toBeLessThanOrEqual(6);
+    expect(() => m.client('crashloop-d')).toThrow(/is down/);
+    expect(m.dead()).toEqual([{ model: 'crashloop-d', reason: expect.stringMatching(/went down \d+ times/) as string, retryAfterS: expect.any(Number) as number }]);
+    expect(statusOf(m, 'crashloop-d')).toMatchObject({ state: 'failed', retryAfterS: expect.any(Number) as number });
+
+    // Never given up: the restarts go on past maxRestarts while the model stays failed.
+    await waitUntil(() => statusOf(m, 'crashloop-d').restarts >= 5, 'retries past maxRestarts', 90_000);
+    expect(statusOf(m, 'crashloop-d').state).toBe('failed');
+    expect(await metric(registry, 'theo_worker_restarts_total', 'crashloop-d')).toBeGreaterThanOrEqual(5);
+    expect(await metric(registry, 'theo_worker_up', 'crashloop-d')).toBe(0);
+
+    // Repaired: the next retry serves, and the model is no longer dead.
+    rmSync(broken);
+    await waitUntil(() => statusOf(m, 'crashloop-d').state === 'serving', 'a retry to serve', 90_000);
+    expect(m.dead()).toEqual([]);
+    expect(m.down('crashloop-d')).toBeUndefined();
+    expect((await m.client('crashloop-d').transcribeFile(request('back', 40))).text).toBe('samples=40 rms=0.500');
+    expect(logged.at(-1)).toBe('serving');
+    expect(await metric(registry, 'theo_worker_up', 'crashloop-d')).toBe(1);
+  }, 180_000);
+
+  it("a local worker's gRPC port refuses calls without its token, Health included; the manager's own calls carry it", async () => {
+    const entry = writeTestModel(modelsDir, 'auth-a', { testEngine: 'echo' });
+    const { m } = manager([entry]);
+    await m.start();
+    await m.whenServing('auth-a', 30_000);
+    const { address } = statusOf(m, 'auth-a');
+    for (const token of [undefined, 'not-the-token-of-this-worker']) {
+      const stranger = createSttClient({ model: 'auth-a', address, logger: silentLogger(), token });
+      try {
+        await expect(stranger.health()).rejects.toThrow(/(missing|wrong) worker token/);
+        await expect(stranger.transcribeFile(request('no', 10))).rejects.toThrow(/(missing|wrong) worker token/);
+        await expect(stranger.cancel('x')).rejects.toThrow(/(missing|wrong) worker token/);
+        const stream = stranger.openStream({ sessionId: 's', sampleRate: 16000, interimResults: false });
+        stream.end();
+        await expect((async () => {
+          for await (const ev of stream) void ev;
+        })()).rejects.toThrow(/(missing|wrong) worker token/);
+      } finally {
+        stranger.close();
+      }
+    }
+    expect((await m.client('auth-a').transcribeFile(request('yes', 10))).text).toBe('samples=10 rms=0.500');
   });
 
   it('stop() leaves no worker process behind, also with a request running, and is safe twice', async () => {
@@ -183,11 +232,12 @@ describe('WorkerManager', () => {
     await m.stop();
   });
 
-  it('connects a remote worker from config.remote, health-polls it, never spawns it', async () => {
+  it('connects a remote worker from config.remote with the shared workers.token, health-polls it, never spawns it', async () => {
+    const token = 'shared-remote-token-0123456789';
     const entry = writeTestModel(modelsDir, 'remote-e', { testEngine: 'echo' });
-    const remote = await spawnTestWorker(entry);
+    const remote = await spawnTestWorker(entry, [], { token, tokenVia: 'env' });
     spawned.push(remote);
-    const { m } = manager([], {}, workersConfig({ remote: [{ model: 'remote-e', address: remote.address }] }));
+    const { m } = manager([], {}, workersConfig({ token, remote: [{ model: 'remote-e', address: remote.address }] }));
     await m.start();
     await m.whenServing('remote-e', 30_000);
     expect(statusOf(m, 'remote-e')).toMatchObject({ kind: 'remote', address: remote.address, state: 'serving', pid: undefined, engine: 'test-echo' });
@@ -199,7 +249,19 @@ describe('WorkerManager', () => {
     await expect(m.client('remote-e').transcribeFile(request('gone', 80))).rejects.toBeInstanceOf(WorkerUnavailableError);
     await waitUntil(() => statusOf(m, 'remote-e').state !== 'serving', 'the manager to notice');
     expect(() => m.client('remote-e')).toThrow(WorkerUnavailableError);
+    // A remote model down is not this process's to repair: /health's liveness rule leaves it out.
+    expect(m.dead()).toEqual([]);
     await m.stop();
     expect(statusOf(m, 'remote-e').state).toBe('stopped');
+  });
+
+  it('a remote worker never serves a runtime without the shared token, and says why', async () => {
+    const entry = writeTestModel(modelsDir, 'remote-t', { testEngine: 'echo' });
+    const remote = await spawnTestWorker(entry, [], { token: 'the-right-shared-token-42', tokenVia: 'env' });
+    spawned.push(remote);
+    const { m } = manager([], {}, workersConfig({ startTimeoutMs: 1000, token: 'a-wrong-shared-token-4242', remote: [{ model: 'remote-t', address: remote.address }] }));
+    await m.start();
+    await waitUntil(() => statusOf(m, 'remote-t').state === 'failed', 'the remote worker to be failed');
+    expect(statusOf(m, 'remote-t').lastError).toMatch(/wrong worker token/);
   });
 });

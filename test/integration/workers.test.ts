@@ -1,9 +1,10 @@
 // `theo worker` as a real process (run under tsx with the fake engines of test/helpers/test-engines.ts):
 // the listening line, Health LOADING → SERVING, a round trip, graceful SIGTERM, a crash that ends the
-// process with a non-zero code, a model that fails to load.
-import { mkdtempSync } from 'node:fs';
+// process with a non-zero code, a model that fails to load, the worker token.
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerUnavailableError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -28,7 +29,7 @@ afterEach(async () => {
 async function start(name: string, options: Record<string, string | number | boolean>): Promise<{ worker: SpawnedWorker; client: GrpcSttClient }> {
   const worker = await spawnTestWorker(writeTestModel(modelsDir, name, options));
   workers.push(worker);
-  const client = createSttClient({ model: name, address: worker.address, logger });
+  const client = createSttClient({ model: name, address: worker.address, logger, token: worker.token });
   clients.push(client);
   return { worker, client };
 }
@@ -71,6 +72,26 @@ describe('theo worker process', () => {
     const exit = await worker.exited;
     expect(exit.code).toBe(EXIT_LOAD_FAILED);
     expect(worker.stdout()).toMatch(/model failed to load: test engine: failLoad is set/);
+  });
+
+  it('takes its token from stdin, never from its command line or environment, and refuses calls without it', async () => {
+    const { worker, client } = await start('token-proc', { testEngine: 'echo' });
+    await waitUntil(async () => (await client.health()).serving, 'SERVING');
+    const pid = worker.child.pid!;
+    // What `ps` and other users see of a process: its command line (and, for its own user, its environment).
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(worker.token);
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).not.toContain(worker.token);
+    const bare = createSttClient({ model: 'token-proc', address: worker.address, logger });
+    clients.push(bare);
+    const err = await bare.health().catch((e: unknown) => e);
+    expect(String(err)).toMatch(/missing worker token/);
+    expect(((err as Error).cause as { code?: number }).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('a worker run by hand needs workers.token, and says so', async () => {
+    const entry = writeTestModel(modelsDir, 'tokenless', { testEngine: 'echo' });
+    const err = await spawnTestWorker(entry, [], { tokenVia: 'env', env: { THEO_WORKER_TOKEN: '' } }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/a worker needs a token: set workers.token \(env THEO_WORKER_TOKEN\)/);
   });
 
   it('rejects an unknown model with a clear message', async () => {

@@ -1,13 +1,17 @@
 // The Koa side-API: /health, /metrics and, mounted by the caller, the OpenAI-compatible /v1 routes.
 // Every response carries an x-request-id; errors leave as JSON in the OpenAI error shape, never as a
-// stack trace; /v1 needs the API key when one is configured.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+// stack trace; /v1 needs the API key when one is configured. Routes match their exact spelling only
+// (letter case included): one path, one route, one key decision.
+import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { errorMessage } from '../../errors/index.js';
+import { errorMessage, excerpt } from '../../errors/index.js';
 import { ApiError, errorBody, toApiError } from './api-error.js';
+import { guardRoutes } from './auth.js';
+
+export { keyMatches } from './auth.js';
 
 export interface HealthSource {
   /** A component's health details; throwing marks the component (and the service) unhealthy. */
@@ -33,16 +37,9 @@ export interface HttpAppOptions {
   mount?: (router: Router) => void;
 }
 
-/** Constant-time comparison of an API key. */
-export function keyMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export function createHttpApp(opts: HttpAppOptions): Koa {
   const app = new Koa();
-  const router = new Router();
+  const router = new Router({ sensitive: true });
   const startedAt = opts.startedAt ?? Date.now();
 
   const httpRequests = new Counter({ name: 'theo_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'], registers: [opts.registry] });
@@ -69,26 +66,14 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
       ctx.set(e.headers);
       ctx.body = errorBody(e);
       httpErrors.inc({ status: String(e.status), code: e.code ?? 'none' });
-      if (e.status >= 500) opts.logger.error({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined, path: ctx.path, requestId }, 'request failed');
-      else opts.logger.debug({ status: e.status, message: e.message, path: ctx.path, requestId }, 'request rejected');
+      if (e.status >= 500) opts.logger.error({ err, path: excerpt(ctx.path, 256), requestId }, 'request failed');
+      else opts.logger.debug({ status: e.status, message: e.message, path: excerpt(ctx.path, 256), requestId }, 'request rejected');
     } finally {
       const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : 'unmatched';
       httpRequests.inc({ method: ctx.method, route, status: String(ctx.status) });
       httpDuration.observe({ method: ctx.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
-
-  const apiKey = opts.apiKey;
-  if (apiKey) {
-    app.use(async (ctx, next) => {
-      if (ctx.path.startsWith('/v1/') || ctx.path === '/v1') {
-        const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));
-        if (!m?.[1]) throw new ApiError(401, 'missing API key: send Authorization: Bearer <key>', { type: 'authentication_error', code: 'missing_api_key' });
-        if (!keyMatches(m[1].trim(), apiKey)) throw new ApiError(401, 'incorrect API key', { type: 'authentication_error', code: 'invalid_api_key' });
-      }
-      await next();
-    });
-  }
 
   router.get('/health', (ctx) => {
     const components: Record<string, unknown> = {};
@@ -120,10 +105,29 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
   });
 
   opts.mount?.(router);
+  if (opts.apiKey) guardRoutes(router, opts.apiKey);
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  // Reached when no handler answered: the path's other methods (405, or OPTIONS), else 404.
   app.use((ctx) => {
-    throw new ApiError(404, `no route for ${ctx.method} ${ctx.path}`, { type: 'not_found_error', code: 'not_found' });
+    const allowed = methodsOf(ctx as unknown as RouterContext);
+    if (allowed.length > 0 && !allowed.includes(ctx.method)) {
+      const allow = allowed.join(', ');
+      if (ctx.method === 'OPTIONS') {
+        ctx.status = 204;
+        ctx.set('Allow', allow);
+        return;
+      }
+      const use = allowed.filter((m) => m !== 'HEAD').join(', ');
+      throw new ApiError(405, `${ctx.method} is not allowed on ${excerpt(ctx.path)}; use ${use}`, { code: 'method_not_allowed', headers: { Allow: allow } });
+    }
+    throw new ApiError(404, `no route for ${ctx.method} ${excerpt(ctx.path)}`, { type: 'not_found_error', code: 'not_found' });
   });
   return app;
+}
+
+/** The methods of the routes that matched the request's path, whatever its method. */
+function methodsOf(ctx: RouterContext): string[] {
+  const methods = new Set<string>();
+  for (const layer of ctx.matched ?? []) for (const m of layer.methods) methods.add(m);
+  return [...methods];
 }

@@ -1,6 +1,8 @@
 // The form fields of POST /v1/audio/transcriptions and /translations, checked against the OpenAI contract
-// and against what the chosen model can do. Every rejection names the parameter.
+// and against what the chosen model can do. Every rejection names the parameter; a bad value is echoed
+// only as a short prefix (errors.excerpt).
 import type { EngineCapabilities, Task } from '../../engines/engine.js';
+import { excerpt } from '../../errors/index.js';
 import { badParam } from './api-error.js';
 
 export const RESPONSE_FORMATS = ['json', 'verbose_json', 'text', 'srt', 'vtt'] as const;
@@ -35,7 +37,7 @@ function one(fields: Map<string, string[]>, name: string): string | undefined {
 
 export function parseAudioParams(fields: Map<string, string[]>, task: Task): AudioParams {
   for (const name of fields.keys()) {
-    if (!KNOWN_FIELDS.has(name)) throw badParam(name, `unknown parameter '${name}'`, 'unknown_parameter');
+    if (!KNOWN_FIELDS.has(name)) throw badParam(excerpt(name), `unknown parameter '${excerpt(name)}'`, 'unknown_parameter');
   }
   if (task === 'translate' && fields.has('language')) throw badParam('language', "translations take no 'language': the output is always English", 'unknown_parameter');
   const stream = one(fields, 'stream');
@@ -44,24 +46,24 @@ export function parseAudioParams(fields: Map<string, string[]>, task: Task): Aud
   const model = one(fields, 'model')?.trim() || undefined;
 
   const language = one(fields, 'language')?.trim().toLowerCase() || undefined;
-  if (language !== undefined && !/^[a-z]{2,3}$/.test(language)) throw badParam('language', `language must be an ISO-639-1 code such as 'en', got '${language}'`);
+  if (language !== undefined && !/^[a-z]{2,3}$/.test(language)) throw badParam('language', `language must be an ISO-639-1 code such as 'en', got '${excerpt(language)}'`);
 
   const prompt = one(fields, 'prompt');
 
   const rf = one(fields, 'response_format') ?? 'json';
-  if (!(RESPONSE_FORMATS as readonly string[]).includes(rf)) throw badParam('response_format', `response_format must be one of ${RESPONSE_FORMATS.join(', ')}; got '${rf}'`);
+  if (!(RESPONSE_FORMATS as readonly string[]).includes(rf)) throw badParam('response_format', `response_format must be one of ${RESPONSE_FORMATS.join(', ')}; got '${excerpt(rf)}'`);
   const responseFormat = rf as ResponseFormat;
 
   const t = one(fields, 'temperature');
   let temperature = 0;
   if (t !== undefined) {
     temperature = Number(t);
-    if (t.trim() === '' || !Number.isFinite(temperature) || temperature < 0 || temperature > 1) throw badParam('temperature', `temperature must be a number between 0 and 1, got '${t}'`);
+    if (t.trim() === '' || !Number.isFinite(temperature) || temperature < 0 || temperature > 1) throw badParam('temperature', `temperature must be a number between 0 and 1, got '${excerpt(t)}'`);
   }
 
   const granularities = { word: false, segment: false };
   for (const g of [...(fields.get('timestamp_granularities[]') ?? []), ...(fields.get('timestamp_granularities') ?? [])]) {
-    if (g !== 'word' && g !== 'segment') throw badParam('timestamp_granularities[]', `timestamp_granularities[] values are 'word' and 'segment', got '${g}'`);
+    if (g !== 'word' && g !== 'segment') throw badParam('timestamp_granularities[]', `timestamp_granularities[] values are 'word' and 'segment', got '${excerpt(g)}'`);
     granularities[g] = true;
   }
   if ((granularities.word || granularities.segment) && responseFormat !== 'verbose_json') {
@@ -81,7 +83,7 @@ export function parseAudioParams(fields: Map<string, string[]>, task: Task): Aud
   const preprocess = flag(fields, 'preprocess');
   const gain = flag(fields, 'gain');
   const denoiseRaw = one(fields, 'denoise');
-  if (denoiseRaw !== undefined && !['true', 'false', 'auto'].includes(denoiseRaw)) throw badParam('denoise', `denoise must be 'true', 'false' or 'auto', got '${denoiseRaw}'`);
+  if (denoiseRaw !== undefined && !['true', 'false', 'auto'].includes(denoiseRaw)) throw badParam('denoise', `denoise must be 'true', 'false' or 'auto', got '${excerpt(denoiseRaw)}'`);
   const denoise = denoiseRaw === undefined ? undefined : denoiseRaw === 'auto' ? 'auto' : denoiseRaw === 'true';
 
   return { model, language, prompt, responseFormat, temperature, granularities, hotWords, itn, preprocess, gain, denoise };
@@ -91,7 +93,7 @@ export function parseAudioParams(fields: Map<string, string[]>, task: Task): Aud
 function flag(fields: Map<string, string[]>, name: string): boolean | undefined {
   const raw = one(fields, name);
   if (raw === undefined) return undefined;
-  if (raw !== 'true' && raw !== 'false') throw badParam(name, `${name} must be 'true' or 'false', got '${raw}'`);
+  if (raw !== 'true' && raw !== 'false') throw badParam(name, `${name} must be 'true' or 'false', got '${excerpt(raw)}'`);
   return raw === 'true';
 }
 

@@ -64,14 +64,14 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
     registers: [deps.registry],
   });
   const preTime = new Histogram({
-    name: 'preprocessing_duration_seconds',
+    name: 'theo_preprocessing_duration_seconds',
     help: 'CPU time of each audio preprocessing stage per batch request (decode is stage "decode")',
     labelNames: ['stage'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [deps.registry],
   });
   const postTime = new Histogram({
-    name: 'postprocessing_duration_seconds',
+    name: 'theo_postprocessing_duration_seconds',
     help: 'time of each text post-processing stage per final transcript text',
     labelNames: ['stage'],
     buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],

@@ -5,6 +5,7 @@ import type Router from '@koa/router';
 import type { Session } from '../../session/session.js';
 import type { SessionManager } from '../../session/manager.js';
 import { callToWire } from '../ws/events.js';
+import { excerpt } from '../../errors/index.js';
 import { ApiError } from './api-error.js';
 
 function describe(s: Session): Record<string, unknown> {
@@ -37,7 +38,7 @@ export function mountSessionRoutes(router: Router, sessions: SessionManager): vo
   });
   router.get('/v1/sessions/:id', (ctx) => {
     const s = sessions.get(ctx.params.id ?? '');
-    if (!s || s.closed) throw new ApiError(404, `no live session '${ctx.params.id ?? ''}'`, { type: 'not_found_error', code: 'session_not_found', param: 'id' });
+    if (!s || s.closed) throw new ApiError(404, `no live session '${excerpt(ctx.params.id ?? '')}'`, { type: 'not_found_error', code: 'session_not_found', param: 'id' });
     ctx.body = describe(s);
   });
 }

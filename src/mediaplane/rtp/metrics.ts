@@ -18,7 +18,7 @@ export interface RtpGauges {
 
 export function registerRtpMetrics(registry: Registry, counters: RtpCounters, gauges: RtpGauges): RtpMetrics {
   new Counter({
-    name: 'rtp_packets_total',
+    name: 'theo_rtp_packets_total',
     help: `RTP datagrams received, by outcome (${RTP_OUTCOMES.join(', ')})`,
     labelNames: ['outcome'],
     registers: [registry],
@@ -28,7 +28,7 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
     },
   });
   new Counter({
-    name: 'rtp_malformed_packets_total',
+    name: 'theo_rtp_malformed_packets_total',
     help: 'RTP datagrams dropped as malformed, by reason',
     labelNames: ['reason'],
     registers: [registry],
@@ -75,14 +75,14 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
       this.set(gauges.pendingSources());
     },
   });
-  plainCounter(registry, 'theo_rtp_format_switches_total', 'Times an RTP stream switched to a payload format of another clock rate (a flap is dropped instead: rtp_packets_total{outcome="payload_flap"})', () => counters.formatSwitches);
-  plainCounter(registry, 'rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
-  plainCounter(registry, 'rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
-  plainCounter(registry, 'rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
-  plainCounter(registry, 'rtp_foreign_source_packets_total', 'RTP datagrams from a source other than the pinned or expected peer', () => counters.outcome.foreign_source);
-  plainCounter(registry, 'rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
-  plainCounter(registry, 'rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
-  plainCounter(registry, 'rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
+  plainCounter(registry, 'theo_rtp_format_switches_total', 'Times an RTP stream switched to a payload format of another clock rate (a flap is dropped instead: theo_rtp_packets_total{outcome="payload_flap"})', () => counters.formatSwitches);
+  plainCounter(registry, 'theo_rtp_packet_loss_total', 'RTP packets declared lost by the jitter buffers and concealed', () => counters.lostPackets);
+  plainCounter(registry, 'theo_rtp_late_packets_total', 'RTP packets that arrived after their playout slot', () => counters.outcome.late);
+  plainCounter(registry, 'theo_rtp_duplicate_packets_total', 'Duplicate RTP packets dropped', () => counters.outcome.duplicate);
+  plainCounter(registry, 'theo_rtp_foreign_source_packets_total', 'RTP datagrams from a source other than the pinned or expected peer', () => counters.outcome.foreign_source);
+  plainCounter(registry, 'theo_rtp_concealed_samples_total', 'Samples synthesised to conceal lost packets', () => counters.concealedSamples);
+  plainCounter(registry, 'theo_rtp_stream_resets_total', 'Jitter buffer resets (SSRC change, sequence or timestamp jump)', () => counters.resets);
+  plainCounter(registry, 'theo_rtp_dtmf_events_total', 'RFC 4733 DTMF digits received', () => counters.dtmfEvents);
   new Counter({
     name: 'theo_rtp_dtmf_reordered_total',
     help: 'DTMF digits whose packets came after a later digit had begun: reported (within the jitter buffer reach) or dropped (too late)',
@@ -94,11 +94,11 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
       this.inc({ outcome: 'dropped' }, counters.dtmfReordered.dropped);
     },
   });
-  plainCounter(registry, 'rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
-  plainCounter(registry, 'rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
-  plainCounter(registry, 'rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);
+  plainCounter(registry, 'theo_rtp_streams_total', 'RTP streams opened', () => counters.streamsOpened);
+  plainCounter(registry, 'theo_rtp_streams_timed_out_total', 'RTP streams closed because no packet arrived within the idle timeout', () => counters.streamsTimedOut);
+  plainCounter(registry, 'theo_rtp_packets_sent_total', 'RTP packets sent', () => counters.packetsSent);
   new Gauge({
-    name: 'rtp_active_streams',
+    name: 'theo_rtp_active_streams',
     help: 'RTP streams currently receiving',
     registers: [registry],
     collect() {
@@ -106,7 +106,7 @@ export function registerRtpMetrics(registry: Registry, counters: RtpCounters, ga
     },
   });
   const jitterSeconds = new Histogram({
-    name: 'rtp_jitter_seconds',
+    name: 'theo_rtp_jitter_seconds',
     help: 'RFC 3550 interarrival jitter of active streams, sampled once per second per stream',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32],
     registers: [registry],

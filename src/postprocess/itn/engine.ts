@@ -1,24 +1,33 @@
 // The rule runner: tokenises, tries the rules at each word that can start a number phrase, writes what
 // they claim and copies everything else as it was. Never throws: on any failure the input comes back.
 
-import { RULES, type RuleMatch } from './rules.js';
+import { articleOpens } from './numbers.js';
+import type { RuleMatch } from './rule.js';
+import { protectedPhrases, RULES } from './rules.js';
 import { joinTokens, tokenize, type Token } from './tokens.js';
 import type { ItnTable } from './types.js';
 
-const startersCache = new WeakMap<ItnTable, Set<string>>();
-const vocabularyCache = new WeakMap<ItnTable, Set<string>>();
+/** Words at which the number rules may start, and words that only open a protected phrase ("the", "os"). */
+interface Starters {
+  numbers: Set<string>;
+  phrases: Set<string>;
+}
 
-/** Words at which some rule may start. */
-function starters(table: ItnTable): Set<string> {
+const startersCache = new WeakMap<ItnTable, Starters>();
+const vocabularyCache = new WeakMap<ItnTable, Set<string>>();
+const PHRASE_RULES = [protectedPhrases];
+
+function starters(table: ItnTable): Starters {
   let s = startersCache.get(table);
   if (s === undefined) {
-    s = new Set([
+    const numbers = new Set([
       ...Object.keys(table.cardinals),
       ...Object.keys(table.ordinals),
       ...Object.keys(table.runDigits),
       ...(table.dateStyle === 'monthDay' ? Object.keys(table.months) : []),
-      ...table.protectedPhrases.map((p) => p[0] ?? ''),
     ]);
+    const phrases = new Set(table.protectedPhrases.map((p) => p[0] ?? '').filter((w) => !numbers.has(w)));
+    s = { numbers, phrases };
     startersCache.set(table, s);
   }
   return s;
@@ -29,10 +38,15 @@ export function vocabulary(table: ItnTable): ReadonlySet<string> {
   let s = vocabularyCache.get(table);
   if (s === undefined) {
     s = new Set([
-      ...starters(table),
+      ...starters(table).numbers,
+      ...starters(table).phrases,
+      ...table.scaleArticles,
       ...Object.keys(table.months),
+      ...Object.keys(table.decades),
       ...table.connectors,
+      ...Object.keys(table.separatorWords),
       ...table.decimalWords,
+      ...table.halfPhrases.flat(),
       ...table.percentPhrases.flat(),
       ...table.currencies.flatMap((c) => [...c.major, ...c.minor]),
       ...table.currencyOf,
@@ -65,13 +79,14 @@ export function runItn(text: string, table: ItnTable): string {
     let i = 0;
     while (i < tokens.length) {
       const t = tokens[i] as Token;
-      if (t.kind !== 'word' || !start.has(t.key)) {
+      const number = t.kind === 'word' && (start.numbers.has(t.key) || articleOpens(tokens, i, table));
+      if (!number && !(t.kind === 'word' && start.phrases.has(t.key))) {
         out += t.text;
         i++;
         continue;
       }
       let m: RuleMatch | undefined;
-      for (const rule of RULES) {
+      for (const rule of number ? RULES : PHRASE_RULES) {
         m = rule.apply(ctx, i);
         if (m !== undefined && cutsCompound(tokens, i, m.end)) m = undefined;
         if (m !== undefined) break;

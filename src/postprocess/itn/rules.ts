@@ -2,32 +2,13 @@
 // table and either claims a range of tokens (and says what to write for it) or passes. No rule knows a
 // word of any language; the tables in tables-*.ts hold them all.
 
-import { applyMask, groupThousands, pad2 } from './format.js';
-import { parseAmount, parseCardinal, parseDigitRun, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
-import { isDigits, joinTokens, matchPhrase, nextWord, prevWord, wordsBefore, type Token } from './tokens.js';
-import type { CurrencyEntry, ItnTable } from './types.js';
-
-export interface RuleContext {
-  tokens: readonly Token[];
-  table: ItnTable;
-}
-
-/** Tokens `start`..`end` (inclusive) are replaced by `text`; `text` undefined keeps them as they were. */
-export interface RuleMatch {
-  end: number;
-  text: string | undefined;
-}
-
-export interface Rule {
-  name: string;
-  apply(ctx: RuleContext, i: number): RuleMatch | undefined;
-}
-
-const key = (ctx: RuleContext, i: number): string => (i < 0 ? '' : (ctx.tokens[i]?.key ?? ''));
-
-function isKeptAlone(ctx: RuleContext, p: NumPhrase): boolean {
-  return p.words === 1 && ctx.table.keptAlone.includes(p.firstKey);
-}
+import { groupThousands, pad2 } from './format.js';
+import { parseAmount, parseCardinal, parseOrdinal, type Amount, type NumPhrase } from './numbers.js';
+import { digitRun } from './phones.js';
+import { continuesNumber, isKeptAlone, isPluralNoun, key, type Rule, type RuleContext } from './rule.js';
+import { joinTokens, matchPhrase, nextWord, prevWord } from './tokens.js';
+import type { CurrencyEntry } from './types.js';
+import { parseYear, year } from './years.js';
 
 /** A number written with the language's separators: 2500 → "2.500", with fraction "3,5". */
 function writeAmount(ctx: RuleContext, a: Amount): string {
@@ -40,42 +21,8 @@ function writeMoney(ctx: RuleContext, cur: CurrencyEntry, major: number, cents: 
   return `${cur.symbol}${table.currencySpace ? ' ' : ''}${groupThousands(major, table.thousandsSep)}${table.decimalSep}${cents}`;
 }
 
-/** A year 1000–2099 starting at word `i`: a full cardinal, or (where the table allows) a pair "nineteen eighty four". */
-function parseYear(ctx: RuleContext, i: number): { value: number; end: number } | undefined {
-  const { tokens, table } = ctx;
-  if (isDigits(tokens[i]) && (tokens[i]?.text.length ?? 0) === 4) return { value: Number(tokens[i]?.text), end: i };
-  const full = parseCardinal(tokens, i, table);
-  if (full === undefined) return undefined;
-  if (full.value >= 1000 && full.value <= 2099) return { value: full.value, end: full.end };
-  if (!table.yearPairs || full.value < 10 || full.value > 20 || full.scale > 1 || full.lastCls === 'hundredMul') return undefined;
-  const n = nextWord(tokens, full.end);
-  if (n < 0) return undefined;
-  if (table.runDigits[key(ctx, n)] === 0) {
-    const m = nextWord(tokens, n);
-    const unit = m >= 0 ? parseCardinal(tokens, m, table) : undefined;
-    if (unit === undefined || unit.value < 1 || unit.value > 9 || unit.words > 1) return undefined;
-    return { value: full.value * 100 + unit.value, end: unit.end };
-  }
-  const second = parseCardinal(tokens, n, table);
-  if (second === undefined || second.value < 10 || second.value > 99) return undefined;
-  return { value: full.value * 100 + second.value, end: second.end };
-}
-
-/** Word `n` carries a number phrase on ("os dois mil reais" is no "os dois"). */
-function continuesNumber(ctx: RuleContext, n: number): boolean {
-  const k = key(ctx, n);
-  const t = ctx.table;
-  return (
-    Object.hasOwn(t.cardinals, k) ||
-    t.currencies.some((c) => c.major.includes(k) || c.minor.includes(k)) ||
-    t.percentPhrases.some((p) => p[0] === k) ||
-    t.hourWords.includes(k) ||
-    t.decimalWords.includes(k)
-  );
-}
-
 /** Word sequences that always stay as spoken, unless a number phrase goes on after them. */
-const protectedPhrases: Rule = {
+export const protectedPhrases: Rule = {
   name: 'protected',
   apply(ctx, i) {
     for (const phrase of ctx.table.protectedPhrases) {
@@ -289,6 +236,10 @@ const money: Rule = {
         if (p !== undefined && p.value <= 99 && w >= 0 && major.minor.includes(key(ctx, w))) {
           cents = pad2(p.value);
           end = w;
+        } else if (p !== undefined && p.value <= 99 && !isKeptAlone(ctx, p) && !continuesNumber(ctx, w) && !isPluralNoun(ctx, w)) {
+          // "dez reais e noventa": cents without their name, unless the number counts something ("e 2 cafés").
+          cents = pad2(p.value);
+          end = p.end;
         }
       }
       return { end, text: writeMoney(ctx, major, a.int.value, cents) };
@@ -318,12 +269,12 @@ const percent: Rule = {
   },
 };
 
-/** "três vírgula cinco" → "3,5". */
+/** "três vírgula cinco" → "3,5"; "um milhão e meio" → "1.500.000". */
 const decimal: Rule = {
   name: 'decimal',
   apply(ctx, i) {
     const a = parseAmount(ctx.tokens, i, ctx.table);
-    if (a?.frac === undefined) return undefined;
+    if (a === undefined || (a.frac === undefined && a.scaled !== true)) return undefined;
     return { end: a.end, text: writeAmount(ctx, a) };
   },
 };
@@ -344,44 +295,6 @@ const ordinal: Rule = {
   },
 };
 
-/** After "em", "desde", "in", "since", or "de"/"of" after a month or "ano": a year, written without separator. */
-const year: Rule = {
-  name: 'year',
-  apply(ctx, i) {
-    const { tokens, table } = ctx;
-    const p = prevWord(tokens, i);
-    const pk = key(ctx, p);
-    const pp = key(ctx, prevWord(tokens, p));
-    const context = table.yearPrefixes.includes(pk) || (table.dateOf.includes(pk) && (Object.hasOwn(table.months, pp) || table.yearNouns.includes(pp)));
-    if (!context) return undefined;
-    const y = parseYear(ctx, i);
-    if (y === undefined || isDigits(tokens[i])) return undefined;
-    // "em dois mil e vinte quatro vezes" is no year: a number phrase right after stays for the other rules.
-    const n = nextWord(tokens, y.end);
-    if (n >= 0 && parseCardinal(tokens, n, table) !== undefined) return undefined;
-    return { end: y.end, text: String(y.value) };
-  },
-};
-
-/**
- * Number phrases said one after another: digit by digit ("quatro um cinco" → "415") or, from seven
- * digits on, in groups ("onze nove oito sete ..."); 10–11 digits are written as a phone number unless a
- * document word precedes. Shorter mixed runs ("twenty twenty", "seven eleven") are ambiguous and stay.
- */
-const digitRun: Rule = {
-  name: 'digits',
-  apply(ctx, i) {
-    const { tokens, table } = ctx;
-    const run = parseDigitRun(tokens, i, table);
-    if (run === undefined || run.chunks < 2) return undefined;
-    if (!run.allSingle && run.digits.length < 7) return { end: run.end, text: undefined };
-    const mask = table.phoneFormats[run.digits.length];
-    const blocked = wordsBefore(tokens, i, 4).some((w) => table.phoneBlockers.includes(w));
-    const phone = mask !== undefined && !blocked ? applyMask(run.digits, mask) : undefined;
-    return { end: run.end, text: phone ?? run.digits };
-  },
-};
-
 /**
  * Any other cardinal: "vinte e três" → "23", "dois mil e quinhentos" → "2.500"; "um"/"one" alone stays, but
  * for a key or option on a phone menu ("press one", "digite um").
@@ -390,7 +303,7 @@ const cardinal: Rule = {
   name: 'cardinal',
   apply(ctx, i) {
     const p = parseCardinal(ctx.tokens, i, ctx.table);
-    if (p === undefined || (isKeptAlone(ctx, p) && !ctx.table.keyWords.includes(key(ctx, prevWord(ctx.tokens, i))))) return undefined;
+    if (p === undefined || (isKeptAlone(ctx, p) && (p.article || !ctx.table.keyWords.includes(key(ctx, prevWord(ctx.tokens, i)))))) return undefined;
     return { end: p.end, text: groupThousands(p.value, ctx.table.thousandsSep) };
   },
 };

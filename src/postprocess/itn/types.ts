@@ -37,6 +37,16 @@ export interface Daypart {
   marker?: string;
 }
 
+export interface PhoneFormat {
+  /** '#' for any digit, a digit for itself: '(##) #####-####', '1-###-###-####', '0#00 ### ####'. */
+  mask: string;
+  /**
+   * Written only after a phone word (`phoneWords`) or when dictated in the layout's own groups: a bare run
+   * of that length is as often something else (8 digits: a CEP; 9: an RG).
+   */
+  needsContext?: boolean;
+}
+
 export interface ItnTable {
   family: 'en' | 'pt';
   /** Cardinal number words. */
@@ -51,6 +61,8 @@ export interface ItnTable {
   keyWords: readonly string[];
   /** Scale words that may open a number without a multiplier ("mil" = 1000). */
   bareScales: readonly string[];
+  /** Words that stand for 1 before a hundred or scale word ("a hundred and twelve" = 112). */
+  scaleArticles: readonly string[];
   /** "e" / "and" between the parts of one number. */
   connectors: readonly string[];
   /** The classes after which a connector may join the next part. */
@@ -65,6 +77,8 @@ export interface ItnTable {
   ordinalNouns: readonly string[];
   /** Words between an integer and its fraction digits ("vírgula", "point"). */
   decimalWords: readonly string[];
+  /** A half, after a scale word or between a number and a scale word ("e meio", "and a half"). */
+  halfPhrases: readonly (readonly string[])[];
   thousandsSep: string;
   decimalSep: string;
   percentPhrases: readonly (readonly string[])[];
@@ -86,10 +100,22 @@ export interface ItnTable {
   firstDay?: string;
   /** Words after which a number 1000–2099 is a year, written without separator ("em 2024"). */
   yearPrefixes: readonly string[];
-  /** Words that name a year before `dateOf` ("ano de 2020"). */
+  /** Words before `dateOf` after which a number is a year ("ano de 2020", "início de 2025", "the end of 2005"). */
   yearNouns: readonly string[];
-  /** Read "nineteen eighty four" as 1984 in year context. */
+  /** Words between the two years of a range ("de 2020 a 2025", "from 1990 to 2000"). */
+  rangeWords: readonly string[];
+  /**
+   * Read "nineteen eighty four" as 1984: in year context always; elsewhere when the first part cannot be a
+   * 12-hour clock hour (13–20) and is not a round ten said twice ("twenty twenty" stays).
+   */
   yearPairs: boolean;
+  /** Plural tens after a century ("nineteen nineties" → "1990s"); 'hundreds' → "1800s". */
+  decades: Readonly<Record<string, number>>;
+  /**
+   * A plural noun after a number in year context makes it a quantity ("em 2.025 pessoas"): a word with one
+   * of these endings that is not in `except` and has none of `exceptEndings` (articles, pronouns, verbs).
+   */
+  pluralNouns: { endings: readonly string[]; except: readonly string[]; exceptEndings: readonly string[] };
   /** Hour and minute words ("horas", "minutos", "o'clock"). */
   hourWords: readonly string[];
   minuteWords: readonly string[];
@@ -101,10 +127,14 @@ export interface ItnTable {
   /** 12-hour markers as written by recognisers, lower case, punctuation kept ("p.m"): marker written. */
   clockMarkers: Readonly<Record<string, string>>;
   timeStyle: '24h' | '12h';
-  /** Phone layouts by digit count, '#' for a digit: { 11: '(##) #####-####' }. */
-  phoneFormats: Readonly<Record<number, string>>;
+  /** Phone layouts, tried in order; the first that fits the digits is written. */
+  phoneFormats: readonly PhoneFormat[];
+  /** Words shortly before a digit run that make it a phone number ("telefone"), for formats that need one. */
+  phoneWords: readonly string[];
   /** Words shortly before a digit run that make it a document or account number, not a phone. */
   phoneBlockers: readonly string[];
+  /** Separators dictated between digit groups, and how they are written ("traço" → '-', "dash" → '-'). */
+  separatorWords: Readonly<Record<string, string>>;
   /** Word sequences that always stay as spoken ("os dois", "one or two"). */
   protectedPhrases: readonly (readonly string[])[];
 }

@@ -22,6 +22,23 @@ describe('domain errors become OpenAI-shaped API errors', () => {
     expect(errorBody(e)).toEqual({ error: { message: e.message, type: 'server_error', param: null, code: 'internal_error' } });
   });
 
+  it("a worker's own words (last error, gRPC details, addresses) stay out of a 503", () => {
+    const cases: Array<[WorkerUnavailableError, RegExp]> = [
+      [new WorkerUnavailableError('m', 'failed', "the worker for 'm' failed: cannot open /srv/theo/models/m/hmm/mdef"), /^the worker for model 'm' has failed/],
+      [new WorkerUnavailableError('m', 'unreachable', "worker for 'm' is unreachable: connect ECONNREFUSED 10.1.2.3:50051"), /^the worker for model 'm' is unreachable$/],
+      [new WorkerUnavailableError('m', 'restarting', "the worker for 'm' is restarting after: exited with code 1 (/srv/theo/dist/cli/main.js)"), /^the worker for model 'm' is restarting$/],
+      [new WorkerUnavailableError('m', 'crashed', "worker for 'm' went away during the call: 14 UNAVAILABLE: read ECONNRESET"), /^the worker for model 'm' went away during the request$/],
+      [new WorkerUnavailableError('m', 'stopped', "worker for 'm': Socket closed"), /^the worker for model 'm' is stopped$/],
+      [new WorkerUnavailableError('m', 'deadline', "worker for 'm' did not answer in time"), /^the worker for model 'm' did not answer in time$/],
+    ];
+    for (const [err, message] of cases) {
+      const e = toApiError(err, 'r1');
+      expect(e.status).toBe(503);
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toMatch(/\/srv|ECONN|10\.1\.2\.3|UNAVAILABLE|Socket/);
+    }
+  });
+
   it('keeps an ApiError as it is', () => {
     const e = new ApiError(413, 'too big', { param: 'file', code: 'file_too_large' });
     expect(toApiError(e, 'r')).toBe(e);

@@ -62,6 +62,31 @@ describe('batch API form fields', () => {
     rejects(() => parseAudioParams(form({ hot_words: 'x'.repeat(101) }), 'transcribe'), 'hot_words', /at most 100 characters/);
   });
 
+  it('echoes at most a short prefix of a long bad value', () => {
+    const long = 'z'.repeat(60_000);
+    const fields: Array<[string, Record<string, string | string[]>]> = [
+      ['language', { language: long }],
+      ['response_format', { response_format: long }],
+      ['temperature', { temperature: long }],
+      ['timestamp_granularities[]', { response_format: 'verbose_json', 'timestamp_granularities[]': long }],
+      ['itn', { itn: long }],
+      ['denoise', { denoise: long }],
+      [long, { [long]: 'x' }],
+    ];
+    for (const [param, fieldsOf] of fields) {
+      try {
+        parseAudioParams(form(fieldsOf), 'transcribe');
+        throw new Error(`${param.slice(0, 20)}: expected a rejection`);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ApiError);
+        const e = err as ApiError;
+        expect(e.message.length, param.slice(0, 20)).toBeLessThan(300);
+        expect(e.message).toContain('(60000 characters)');
+        expect((e.param ?? '').length).toBeLessThan(300);
+      }
+    }
+  });
+
   it('rejects what the model cannot do', () => {
     const p = (o: Record<string, string | string[]>): ReturnType<typeof parseAudioParams> => parseAudioParams(form(o), 'transcribe');
     rejects(() => checkCapabilities(p({ language: 'fr' }), 'transcribe', 'ps', caps), 'language', /does not know language 'fr'/);

@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/errors/index.js';
@@ -15,7 +15,7 @@ function tmpFile(name: string, text: string): string {
 describe('loadConfig', () => {
   it('gives the documented defaults with no input', () => {
     const c = loadConfig({ env: {} });
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8000, drainTimeoutMs: 10_000 });
     expect(c.rtp.portMin).toBe(40000);
     expect(c.rtp.portMax).toBe(40999);
     expect(c.rtp.jitter).toEqual({ mode: 'adaptive', depthMs: 60, minDepthMs: 20, maxDepthMs: 200, capacity: 256 });
@@ -25,13 +25,13 @@ describe('loadConfig', () => {
   it('layers file < env < flags', () => {
     const file = tmpFile('theo.yaml', 'server:\n  host: 0.0.0.0\n  port: 9000\nrtp:\n  portMin: 50000\n  portMax: 50100\n');
     const fromFile = loadConfig({ file, env: {} });
-    expect(fromFile.server).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(fromFile.server).toMatchObject({ host: '0.0.0.0', port: 9000 });
     const fromEnv = loadConfig({ file, env: { THEO_PORT: '9100', THEO_RTP_PORT_MAX: '50200' } });
     expect(fromEnv.server.port).toBe(9100);
     expect(fromEnv.rtp.portMax).toBe(50200);
     expect(fromEnv.rtp.portMin).toBe(50000);
     const fromFlags = loadConfig({ file, env: { THEO_PORT: '9100' }, overrides: { server: { port: 9200, host: undefined } } });
-    expect(fromFlags.server).toEqual({ host: '0.0.0.0', port: 9200 });
+    expect(fromFlags.server).toMatchObject({ host: '0.0.0.0', port: 9200 });
   });
 
   it('reads THEO_CONFIG when no file is given, and accepts JSON', () => {
@@ -71,6 +71,19 @@ describe('loadConfig', () => {
     expect(rules.telephony.sip?.numbers).toEqual([{ match: '^\\+34', language: 'es' }]);
     expect(() => loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', numbers: [{ match: '(' }] } } } })).toThrow(/not a valid regular expression/);
     expect(() => loadConfig({ env: {}, overrides: { telephony: { sip: { secret: 's', pingIntervalMs: 1000 } } } })).toThrow(/pingIntervalMs/);
+  });
+
+  it('workers: the shared token from THEO_WORKER_TOKEN, a failed worker retried every 60 s at most, and local workers on loopback only', () => {
+    const c = loadConfig({ env: { THEO_WORKER_TOKEN: 'a-shared-secret-of-some-length' } });
+    expect(c.workers).toMatchObject({ host: '127.0.0.1', token: 'a-shared-secret-of-some-length', retryMaxMs: 60_000, maxRestarts: 5, restartWindowMs: 60_000 });
+    expect(loadConfig({ env: {} }).workers.token).toBeUndefined();
+    for (const host of ['127.0.0.2', '::1', 'localhost']) expect(loadConfig({ env: {}, overrides: { workers: { host } } }).workers.host).toBe(host);
+    for (const host of ['0.0.0.0', '10.0.0.5', '::', 'gpu-1.internal']) {
+      expect(() => loadConfig({ env: {}, overrides: { workers: { host } } })).toThrow(/workers\.host: local workers bind loopback only/);
+    }
+    expect(() => loadConfig({ env: { THEO_WORKER_TOKEN: 'short' } })).toThrow(/workers\.token must be at least 16 characters/);
+    expect(() => loadConfig({ env: { THEO_WORKER_TOKEN: 'has a space in the middle' } })).toThrow(/workers\.token must not contain spaces/);
+    expect(() => loadConfig({ env: {}, overrides: { workers: { retryMaxMs: 10 } } })).toThrow(/workers\.retryMaxMs/);
   });
 
   it('freezes the result', () => {
@@ -113,5 +126,36 @@ describe('loadConfig', () => {
 
   it('checks jitter depth ordering', () => {
     expect(() => loadConfig({ env: {}, overrides: { rtp: { jitter: { depthMs: 10 } } } })).toThrow(/minDepthMs <= depthMs <= maxDepthMs/);
+  });
+
+  describe('relative paths', () => {
+    const INSTALL_MODELS = new URL('../../../models', import.meta.url).pathname;
+
+    it("defaults models.dir to the install's own models folder, wherever the process runs", () => {
+      const dir = loadConfig({ env: {} }).models.dir;
+      expect(dir).toBe(INSTALL_MODELS);
+      expect(existsSync(join(dir, 'pocketsphinx-en-us', 'theo.yaml'))).toBe(true);
+    });
+
+    it("takes a config file's relative paths from the file's folder, an absolute one as it is", () => {
+      const file = tmpFile('theo.yaml', 'models:\n  dir: my-models\nserver:\n  tlsCert: tls/cert.pem\n  tlsKey: /etc/theo/key.pem\n');
+      const c = loadConfig({ file, env: {} });
+      expect(c.models.dir).toBe(join(dirname(file), 'my-models'));
+      expect(c.server.tlsCert).toBe(join(dirname(file), 'tls/cert.pem'));
+      expect(c.server.tlsKey).toBe('/etc/theo/key.pem');
+      // The same file named by a relative path, and through THEO_CONFIG.
+      const rel = loadConfig({ file: relative(process.cwd(), file), env: {} });
+      expect(rel.models.dir).toBe(join(dirname(file), 'my-models'));
+      expect(loadConfig({ env: { THEO_CONFIG: file } }).models.dir).toBe(join(dirname(file), 'my-models'));
+    });
+
+    it('takes relative paths from the environment and flags from the working directory, as typed', () => {
+      expect(loadConfig({ env: { THEO_MODELS_DIR: 'here/models' } }).models.dir).toBe(resolve('here/models'));
+      expect(loadConfig({ env: {}, overrides: { models: { dir: '../m' } } }).models.dir).toBe(resolve('../m'));
+      expect(loadConfig({ env: { THEO_TLS_CERT: 'c.pem', THEO_TLS_KEY: 'k.pem' } }).server.tlsCert).toBe(resolve('c.pem'));
+      // The environment still wins over the file.
+      const file = tmpFile('theo.yaml', 'models:\n  dir: my-models\n');
+      expect(loadConfig({ file, env: { THEO_MODELS_DIR: '/srv/models' } }).models.dir).toBe('/srv/models');
+    });
   });
 });

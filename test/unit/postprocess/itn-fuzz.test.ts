@@ -112,16 +112,15 @@ describe('ITN fuzz', () => {
     });
   }
 
-  it('handles very long inputs in reasonable time', () => {
+  // No clock here: a super-linear path shows up as this test running into vitest's timeout.
+  it('handles very long inputs', () => {
     const r = prng(99);
     const pieces: string[] = [];
     for (let k = 0; k < 4000; k++) pieces.push(randomSentence(r, Object.keys(PT_TABLE.cardinals), OTHER_WORDS.pt));
     const long = pieces.join(' ');
     const digits = Array.from({ length: 20000 }, () => 'nove').join(' ');
-    const t0 = performance.now();
     expect(typeof inverseNormalize(long, 'pt-BR')).toBe('string');
     expect(inverseNormalize(digits, 'pt-BR')).toMatch(/^[0-9 ]+$/);
     expect(typeof inverseNormalize(long, 'en')).toBe('string');
-    expect(performance.now() - t0).toBeLessThan(20_000);
   });
 });

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isTheoErrorCode } from '../../../src/errors/index.js';
+import { isTheoErrorCode, type TheoError } from '../../../src/errors/index.js';
 import { ModelRegistry, resolveFiles } from '../../../src/registry/registry.js';
 import { whisperRepoFiles } from '../../helpers/hub-server.js';
 
@@ -128,8 +128,32 @@ describe('ModelRegistry.scan', () => {
       err = e;
     }
     expect(isTheoErrorCode(err, 'model_not_found')).toBe(true);
-    expect((err as Error).message).toMatch(/model 'nope' not found in .*available: gone, good-hmm, pulled-gone, whisper-small/);
-    expect(() => reg.get('badyaml')).toThrow(/badyaml\/theo\.yaml could not be used: not valid YAML/);
+    expect((err as Error).message).toBe("model 'nope' not found (available: gone, good-hmm, pulled-gone, whisper-small)");
+    // Where it looked and why a folder of that name was skipped are for the operator, not in the message
+    // (it reaches API clients).
+    expect((err as TheoError).details).toMatchObject({ model: 'nope', dir, available: ['gone', 'good-hmm', 'pulled-gone', 'whisper-small'] });
+    let bad: unknown;
+    try {
+      reg.get('badyaml');
+    } catch (e) {
+      bad = e;
+    }
+    expect((bad as Error).message).not.toContain(dir);
+    expect((bad as TheoError).details.problem).toMatchObject({ path: join(dir, 'badyaml/theo.yaml'), reason: expect.stringMatching(/^not valid YAML/) as unknown });
+  });
+
+  it('echoes at most a short prefix of a long requested name', () => {
+    const name = 'x'.repeat(60_000);
+    let err: unknown;
+    try {
+      ModelRegistry.scan(dir).get(name);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTheoErrorCode(err, 'model_not_found')).toBe(true);
+    const message = (err as Error).message;
+    expect(message.length).toBeLessThan(300);
+    expect(message).toContain('(60000 characters)');
   });
 
   it('gives the default model, or model_not_found when it is not there', () => {

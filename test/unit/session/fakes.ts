@@ -296,7 +296,7 @@ export class FakeWorkerStream implements WorkerStream {
   }
 }
 
-export type ServingMode = 'now' | 'manual' | 'timeout';
+export type ServingMode = 'now' | 'manual' | 'timeout' | 'down';
 
 /** The workers of one model: streams the test drives, whenServing the test controls. */
 export class FakeWorkerLink implements WorkerLink {
@@ -306,7 +306,10 @@ export class FakeWorkerLink implements WorkerLink {
   readonly servingCalls: number[] = [];
   /** open() throws WorkerUnavailableError this many more times. */
   openFailures = 0;
-  /** 'now': whenServing resolves at once; 'manual': when the test calls allowServing(); 'timeout': rejects after timeoutMs (real time). */
+  /**
+   * 'now': whenServing resolves at once; 'manual': when the test calls allowServing(); 'timeout': rejects after
+   * timeoutMs (real time); 'down': rejects at once, as the worker manager does for a model whose workers all failed.
+   */
   serving: ServingMode = 'now';
   /** Moved by timeoutMs when a whenServing times out, so a session on this clock sees the time pass. */
   clock: FakeClock | undefined;
@@ -330,6 +333,7 @@ export class FakeWorkerLink implements WorkerLink {
     this.servingCalls.push(timeoutMs);
     if (this.serving === 'now') return Promise.resolve();
     if (this.serving === 'manual') return new Promise((resolve) => this.servingWaiters.push(resolve));
+    if (this.serving === 'down') return Promise.reject(new WorkerUnavailableError('m', 'failed', "model 'm' is down: its worker went down 6 times within 60 s; next retry in 5 s", { retryAfter: 5 }));
     return new Promise((_, reject) => {
       setTimeout(() => {
         this.clock?.advance(timeoutMs);

@@ -2,7 +2,7 @@
 // when, the events and their times, crash recovery, ring buffer commits, backpressure, timeouts, close,
 // LocalAgreement partials and hot words. Offsets are model-rate samples; with preprocessing off and a
 // 16 kHz input the ring holds the input samples exactly, so frames are checked sample by sample.
-import { Registry } from 'prom-client';
+import { Registry, type Histogram } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import type { EngineCapabilities, EngineWord } from '../../../src/engines/engine.js';
@@ -153,6 +153,14 @@ function setup(o: SetupOptions = {}) {
       if (!m) throw new Error(`no metric ${name}`);
       return (await m.get()).values.reduce((s, v) => s + v.value, 0);
     },
+    /** A histogram's observation count and sum. */
+    async histogram(name: string): Promise<{ count: number; sum: number }> {
+      const m = registry.getSingleMetric(name) as Histogram | undefined;
+      if (!m) throw new Error(`no metric ${name}`);
+      const values = (await m.get()).values;
+      const of = (suffix: string): number => values.find((v) => v.metricName === `${name}${suffix}`)?.value ?? Number.NaN;
+      return { count: of('_count'), sum: of('_sum') };
+    },
   };
   return h;
 }
@@ -240,8 +248,10 @@ describe('session: two utterances', () => {
     expectSamples(w.samples(60800, 83200), 60800);
     expect(h.session.stats()).toMatchObject({ state: 'SILENCE', inputSamples: 96000, droppedSamples: 0, segments: 2, recoveries: 0, duplicatesDropped: 0 });
     expect(h.vad.pushed).toBe(96000);
-    expect(await h.metric('vad_events_total')).toBe(4);
-    expect(await h.metric('confidence_avg')).toBeCloseTo(0.85, 10);
+    expect(await h.metric('theo_vad_events_total')).toBe(4);
+    const confidence = await h.histogram('theo_final_confidence_ratio');
+    expect(confidence.count).toBe(2);
+    expect(confidence.sum / confidence.count).toBeCloseTo(0.85, 10);
   });
 
   it('never starts an utterance before the end of the previous one', async () => {
@@ -487,7 +497,7 @@ describe('session: crash recovery', () => {
     expect(h.of('transcript.final').map((e) => [e.segmentId, e.text])).toEqual([[0, 'hello']]);
     expect(h.session.stats().duplicatesDropped).toBe(1);
     expect(h.wal.last('s1')).toMatchObject({ segmentId: 0, offset: 43200 });
-    expect(await h.metric('worker_recoveries_total')).toBe(1);
+    expect(await h.metric('theo_session_recoveries_total')).toBe(1);
   });
 
   it('resends an ended utterance with is_last after a break before its final', async () => {
@@ -604,7 +614,7 @@ describe('session: crash recovery', () => {
     await settle();
     expect(h.of('transcript.final')).toHaveLength(1);
     expect(h.session.stats().recoveries).toBe(3);
-    expect(await h.metric('worker_recoveries_total')).toBe(3);
+    expect(await h.metric('theo_session_recoveries_total')).toBe(3);
   });
 
   it('recovers when the stream opened for recovery breaks at once', async () => {
@@ -671,6 +681,18 @@ describe('session: crash recovery', () => {
     expect(h.link.streams).toHaveLength(1);
   });
 
+  it('fails at once with the reason when the model is down, not when the recovery window runs out', async () => {
+    const h = setup({ sessions: { recoveryTimeoutMs: 600_000, timeouts: { closingMs: 100 } } });
+    speech(h.vad, 16000, 40000);
+    h.feed(30000);
+    h.link.serving = 'down';
+    h.link.last.fail();
+    await vi.waitFor(() => expect(h.session.closed).toBe(true), { timeout: 1500, interval: 10 });
+    expect(h.link.servingCalls).toEqual([600_000]);
+    expect(h.of('error')[0]).toMatchObject({ code: 'worker_unavailable', message: "model 'm' is down: its worker went down 6 times within 60 s; next retry in 5 s", recoverable: false });
+    expect(h.link.streams).toHaveLength(1);
+  });
+
   it('closes at once on an invalid_argument error from the worker', async () => {
     const h = setup();
     speech(h.vad, 16000, 40000);
@@ -733,14 +755,14 @@ describe('session: ring buffer commits', () => {
     // nothing past its hold yet (80400 - HOLD < 80000).
     expect(w0.timeline()).toEqual(['12800-80000', 'last@80000']);
     expect(h.session.stats().bufferFill).toBe(400 / 80000);
-    expect(await h.metric('segments_force_committed_total')).toBe(1);
+    expect(await h.metric('theo_segments_force_committed_total')).toBe(1);
 
     // Speech goes on: the next cut comes 71600 samples later (before the frame that would reach 72000);
     // nothing is ever dropped.
     h.feed(151600);
-    expect(await h.metric('segments_force_committed_total')).toBe(1);
+    expect(await h.metric('theo_segments_force_committed_total')).toBe(1);
     h.feed(152000);
-    expect(await h.metric('segments_force_committed_total')).toBe(2);
+    expect(await h.metric('theo_segments_force_committed_total')).toBe(2);
     h.feed(153600);
     expect(w0.timeline()).toEqual(['12800-80000', 'last@80000', '80000-151600', 'last@151600', `151600-${153600 - HOLD}`]);
     expect(h.session.stats().droppedSamples).toBe(0);
@@ -792,7 +814,7 @@ describe('session: backpressure', () => {
     expect(h.of('session.backpressure')).toHaveLength(2);
     expect(h.session.stats()).toMatchObject({ inputSamples: 32000, droppedSamples: 960 });
     expect(h.vad.pushed).toBe(32000);
-    expect(await h.metric('session_dropped_samples_total')).toBe(960);
+    expect(await h.metric('theo_session_dropped_samples_total')).toBe(960);
 
     h.clock.advance(1000);
     expect(h.session.push(ramp(0, 320))).toBe(false);
@@ -990,7 +1012,7 @@ describe('session: close and finish', () => {
     expect(w.ended).toBe(true);
     expect(h.session.push(ramp(0, 400))).toBe(false);
     expect(h.wal.last('s1')).toBeUndefined();
-    expect(await h.metric('active_sessions')).toBe(0);
+    expect(await h.metric('theo_sessions_active')).toBe(0);
     h.session.tick(h.clock.advance(3_600_000));
     expect(h.session.state).toBe('CLOSED');
     await expect(h.session.whenIdle()).resolves.toBeUndefined();

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, EngineStream, StreamHypothesis, TranscribeOptions } from '../../../src/engines/engine.js';
 import { CancelledError, TheoError, WorkerUnavailableError } from '../../../src/errors/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import { tokenCallInterceptor } from '../../../src/workers/auth.js';
 import { createSttClient, type GrpcSttClient, type SttStreamEvent } from '../../../src/workers/client.js';
 import { sttWorkerService, type StreamEventMsg, type StreamRequestMsg, type TranscribeFileRequestMsg } from '../../../src/workers/proto.js';
 import { startWorkerServer, type WorkerServer } from '../../../src/workers/server.js';
@@ -15,6 +16,7 @@ import type { FileTranscriptionRequest } from '../../../src/workers/types.js';
 import { createEngine, waitUntil, writeTestModel } from '../../helpers/test-engines.js';
 
 const logger = silentLogger();
+const TOKEN = 'unit-test-worker-token';
 const modelsDir = mkdtempSync(join(tmpdir(), 'theo-workers-unit-'));
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -27,9 +29,9 @@ function engineFor(name: string, options: Record<string, string | number | boole
 }
 
 async function serve(engine: Engine, load = true): Promise<{ server: WorkerServer; client: GrpcSttClient }> {
-  const server = await startWorkerServer({ engine, modelName: 'm', host: '127.0.0.1', port: 0, logger });
+  const server = await startWorkerServer({ engine, modelName: 'm', host: '127.0.0.1', port: 0, logger, token: TOKEN });
   if (load) await server.load();
-  const client = createSttClient({ model: 'm', address: `127.0.0.1:${server.port}`, logger });
+  const client = createSttClient({ model: 'm', address: `127.0.0.1:${server.port}`, logger, token: TOKEN });
   cleanups.push(() => server.stop(1000));
   cleanups.push(() => client.close());
   return { server, client };
@@ -167,7 +169,7 @@ describe('worker server + client', () => {
   it('accepts PCM_S16LE and answers ENCODED_FILE with UNIMPLEMENTED', async () => {
     const { server } = await serve(engineFor('echo-s16', { testEngine: 'echo' }));
     const Ctor = sttWorkerService();
-    const raw = new Ctor(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const raw = new Ctor(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { interceptors: [tokenCallInterceptor(TOKEN)] });
     cleanups.push(() => raw.close());
     const call = (req: Partial<TranscribeFileRequestMsg>): Promise<{ err: grpc.ServiceError | null; text?: string }> =>
       new Promise((resolve) => raw.TranscribeFile(req, new grpc.Metadata(), {}, (err, res) => resolve({ err, text: res?.text })));
@@ -443,7 +445,7 @@ describe('worker server + client', () => {
   it('a stream that does not start with config gets an ERROR event', async () => {
     const { server } = await serve(engineFor('echo-noconfig', { testEngine: 'echo' }));
     const Ctor = sttWorkerService();
-    const raw = new Ctor(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const raw = new Ctor(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { interceptors: [tokenCallInterceptor(TOKEN)] });
     cleanups.push(() => raw.close());
     const call = raw.TranscribeStream(new grpc.Metadata());
     const events: StreamEventMsg[] = [];

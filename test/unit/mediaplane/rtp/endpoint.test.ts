@@ -256,13 +256,13 @@ describe('RtpEndpoint receive path', () => {
     ep.onDatagram(pcmu(1, 0), B, 4000, 0);
     ep.onDatagram(Buffer.alloc(5), A, 4000, 0);
     const text = await registry.metrics();
-    expect(text).toMatch(/^rtp_packets_total\{outcome="accepted"\} 1$/m);
-    expect(text).toMatch(/^rtp_packets_total\{outcome="foreign_source"\} 1$/m);
-    expect(text).toMatch(/^rtp_malformed_packets_total\{reason="truncated"\} 1$/m);
-    expect(text).toMatch(/^rtp_foreign_source_packets_total 1$/m);
-    expect(text).toMatch(/^rtp_active_streams 1$/m);
-    expect(text).toMatch(/^rtp_packet_loss_total 0$/m);
-    expect(text).toMatch(/# TYPE rtp_jitter_seconds histogram/);
+    expect(text).toMatch(/^theo_rtp_packets_total\{outcome="accepted"\} 1$/m);
+    expect(text).toMatch(/^theo_rtp_packets_total\{outcome="foreign_source"\} 1$/m);
+    expect(text).toMatch(/^theo_rtp_malformed_packets_total\{reason="truncated"\} 1$/m);
+    expect(text).toMatch(/^theo_rtp_foreign_source_packets_total 1$/m);
+    expect(text).toMatch(/^theo_rtp_active_streams 1$/m);
+    expect(text).toMatch(/^theo_rtp_packet_loss_total 0$/m);
+    expect(text).toMatch(/# TYPE theo_rtp_jitter_seconds histogram/);
   });
 
   describe('payload formats within one stream', () => {
