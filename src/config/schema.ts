@@ -174,6 +174,19 @@ const sessionsSchema = z
     contextTokens: z.number().int().min(0).max(448).default(224),
     /** Longest wait for a worker (after a crash) before the session fails. */
     recoveryTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /**
+     * The parts of `max` that phone calls may hold (fractions): `calls` for every source together (RTP fork, ARI,
+     * SIP), `fork` for RTP fork calls, whose sources anyone can spoof. What calls cannot take stays free for API
+     * sessions (realtime WebSockets, POST /v1/sessions), so a flood of calls never locks the API out.
+     */
+    shares: z
+      .object({
+        calls: z.number().min(0).max(1).default(0.8),
+        fork: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .refine((s) => s.fork <= s.calls, { message: 'sessions.shares.fork must be <= sessions.shares.calls (fork calls are calls)' })
+      .default({ calls: 0.8, fork: 0.5 }),
     timeouts: z
       .object({
         initMs: z.number().int().min(100).default(30_000),
@@ -209,8 +222,13 @@ const realtimeSchema = z
 
 const webhookSchema = z
   .object({
-    /** Where call events are POSTed (JSON, one event per request). */
+    /** Where call events are POSTed (JSON, one event per request); user:password in it is sent as Basic auth. */
     url: z.string().url(),
+    /** How metrics and logs name this webhook (default: the URL's host and port; the URL itself is never shown whole). */
+    name: z
+      .string()
+      .regex(/^[\w.:-]{1,64}$/, 'a webhook name is 1-64 letters, digits, _ . : or -')
+      .optional(),
     /** HMAC-SHA256 key: requests carry `theo-signature: t=<unix s>,v1=<hex of HMAC(secret, "<t>.<body>")>`. */
     secret: z.string().min(1).optional(),
     /** Event types sent; '*' sends all (partials included). */
@@ -308,9 +326,19 @@ const telephonySchema = z
         ports: z.array(port).default([]),
         /** Source addresses allowed to start a call (empty = any). */
         allow: z.array(z.string().min(1)).default([]),
+        /**
+         * Consistent RTP packets (one SSRC, sequence numbers and timestamps advancing with the payload type's
+         * clock, whole samples) a new source must send before it becomes a call; until then it holds no stream
+         * and no session, and its packets are replayed into the call once it is admitted.
+         */
+        probationPackets: z.number().int().min(2).max(50).default(5),
+        /** Unproven sources of one address at once; more are refused until some prove themselves or go quiet. */
+        maxPendingPerAddress: z.number().int().min(1).max(4096).default(32),
+        /** Calls from one source address at once (every fork port together). */
+        maxCallsPerAddress: z.number().int().min(1).max(100_000).default(50),
       })
       .strict()
-      .default({ ports: [], allow: [] }),
+      .default({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 32, maxCallsPerAddress: 50 }),
     webhooks: z.array(webhookSchema).default([]),
     /** Asterisk ARI controller (off when not set). */
     ari: ariSchema.optional(),

@@ -5,8 +5,10 @@
 //                                                          LFS files answer 302 to a CDN, whose headers
 //                                                          describe the CDN object, so the HEAD does not follow it
 //   GET  {endpoint}/{repo}/resolve/{rev}/{path}          → the bytes (Range supported)
-// Every failure is a TheoError 'hub_failed' with a message a user can act on.
+// Every failure is a TheoError 'hub_failed' with a message a user can act on. An endpoint's user:password is
+// sent as Basic auth (unless a token is set) and never shown: messages and pulled models name it redacted.
 import { TheoError } from '../errors/index.js';
+import { redactText, redactUrl, splitCredentials } from '../util/redact.js';
 
 export interface HubClientOptions {
   endpoint: string;
@@ -76,25 +78,33 @@ function encodePath(path: string): string {
 }
 
 export class HubClient {
+  /** The endpoint as messages and pulled models show it (credentials redacted). */
   readonly endpoint: string;
+  /** The endpoint requests go to, without credentials, and those credentials. */
+  private readonly base: string;
+  private readonly basic: string | undefined;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
 
   constructor(options: HubClientOptions) {
-    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    const endpoint = options.endpoint.replace(/\/+$/, '');
+    const { url, basic } = splitCredentials(endpoint);
+    this.base = url.replace(/\/+$/, '');
+    this.basic = basic;
+    this.endpoint = redactUrl(endpoint);
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.fetchFn = options.fetch ?? fetch;
   }
 
   infoUrl(repo: string, revision?: string): string {
-    const base = `${this.endpoint}/api/models/${repo}`;
+    const base = `${this.base}/api/models/${repo}`;
     return revision === undefined ? base : `${base}/revision/${encodeURIComponent(revision)}`;
   }
 
   fileUrl(repo: string, revision: string, path: string): string {
-    return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${encodePath(path)}`;
+    return `${this.base}/${repo}/resolve/${encodeURIComponent(revision)}/${encodePath(path)}`;
   }
 
   /** The repository's file list and the commit `revision` (default: the main branch) points at. */
@@ -102,14 +112,14 @@ export class HubClient {
     checkRepo(repo);
     const url = this.infoUrl(repo, revision);
     const res = await this.request(url, { method: 'GET', headers: { accept: 'application/json' } }, signal, { repo, revision });
-    if (!res.ok) throw await this.statusError(res, { repo, revision, url });
+    if (!res.ok) throw await this.statusError(res, { repo, revision, url: redactUrl(url) });
     let body: unknown;
     try {
       body = await res.json();
     } catch (err) {
-      throw new TheoError('hub_failed', `hub ${this.endpoint}: ${url} did not return JSON`, { url }, { cause: err });
+      throw new TheoError('hub_failed', `hub ${this.endpoint}: ${redactUrl(url)} did not return JSON`, { url: redactUrl(url) }, { cause: err });
     }
-    return parseModelInfo(body, repo, url);
+    return parseModelInfo(body, repo, redactUrl(url));
   }
 
   /** Size, etag and commit of one file, without its bytes. */
@@ -124,7 +134,7 @@ export class HubClient {
         url = new URL(location, url).toString();
         continue;
       }
-      if (!(res.ok || (res.status >= 300 && res.status < 400))) throw await this.statusError(res, { repo, revision, path, url });
+      if (!(res.ok || (res.status >= 300 && res.status < 400))) throw await this.statusError(res, { repo, revision, path, url: redactUrl(url) });
       const etag = normalizeEtag(linked ?? res.headers.get('etag'));
       return {
         size: intHeader(res.headers.get('x-linked-size')) ?? intHeader(res.headers.get('content-length')),
@@ -146,13 +156,13 @@ export class HubClient {
       // The partial file is at least as long as the file: start over.
       return this.download(repo, revision, path, 0, signal);
     }
-    if (!res.ok) throw await this.statusError(res, { repo, revision, path, url });
-    if (!res.body) throw new TheoError('hub_failed', `hub ${this.endpoint}: empty response for ${path}`, { url });
+    if (!res.ok) throw await this.statusError(res, { repo, revision, path, url: redactUrl(url) });
+    if (!res.body) throw new TheoError('hub_failed', `hub ${this.endpoint}: empty response for ${path}`, { url: redactUrl(url) });
     if (offset > 0 && res.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
       if (!m || Number(m[1]) !== offset) {
         await res.body.cancel();
-        throw new TheoError('hub_failed', `hub ${this.endpoint}: asked for ${path} from byte ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, { url, offset });
+        throw new TheoError('hub_failed', `hub ${this.endpoint}: asked for ${path} from byte ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, { url: redactUrl(url), offset });
       }
       return { body: res.body, offset, total: m[3] === '*' ? undefined : Number(m[3]) };
     }
@@ -163,6 +173,7 @@ export class HubClient {
   private async request(url: string, init: RequestInit, signal: AbortSignal | undefined, what: Record<string, unknown>): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.token) headers.set('authorization', `Bearer ${this.token}`);
+    else if (this.basic) headers.set('authorization', this.basic);
     headers.set('user-agent', 'theo');
     // The timeout covers the wait for headers only; the body of a large file may take as long as it takes.
     const timeout = new AbortController();
@@ -172,8 +183,8 @@ export class HubClient {
       return await this.fetchFn(url, { ...init, headers, signal: signals });
     } catch (err) {
       if (signal?.aborted) throw new TheoError('cancelled', 'download cancelled', what, { cause: err });
-      const reason = timeout.signal.aborted ? `no answer within ${this.timeoutMs} ms` : networkReason(err);
-      throw new TheoError('hub_failed', `cannot reach hub ${this.endpoint}: ${reason}`, { ...what, url }, { cause: err });
+      const reason = timeout.signal.aborted ? `no answer within ${this.timeoutMs} ms` : redactText(networkReason(err));
+      throw new TheoError('hub_failed', `cannot reach hub ${this.endpoint}: ${reason}`, { ...what, url: redactUrl(url) }, { cause: err });
     } finally {
       clearTimeout(timer);
     }

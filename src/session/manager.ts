@@ -1,5 +1,6 @@
-// The Session Manager: creates, finds, lists and closes sessions, enforces the maximum, and drives every
-// session's timeouts from one shared timer (thousands of per-session timers would cost more than the work).
+// The Session Manager: creates, finds, lists and closes sessions, enforces the maximum and the shares of it
+// that phone calls may hold, and drives every session's timeouts from one shared timer (thousands of
+// per-session timers would cost more than the work).
 // It owns what sessions share: the WAL, the VAD runner (through the factory it is given), the
 // post-processor and the metrics.
 import { randomUUID } from 'node:crypto';
@@ -58,13 +59,28 @@ export interface CreateSessionOptions {
   call?: CallMetadata;
 }
 
+/** Why the pool has no place for a session: all of it is taken, or the caller's share of it. */
+export type PoolRefusal = 'session_limit' | 'calls_share' | 'fork_share';
+
+/** The call source whose sessions count against `sessions.shares.fork`. */
+export const FORK_SOURCE = 'rtp-fork';
+
 export class SessionManager {
   readonly wal = new SessionWal();
   private readonly sessions = new Map<string, Session>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Places calls and fork calls may hold (the shares of max, at least 1 unless the share is 0). */
+  private readonly callsMax: number;
+  private readonly forkMax: number;
+  private calls = 0;
+  private forkCalls = 0;
 
-  constructor(private readonly opts: SessionManagerOptions) {}
+  constructor(private readonly opts: SessionManagerOptions) {
+    const { max, shares } = opts.sessions;
+    this.callsMax = shareOf(max, shares.calls);
+    this.forkMax = shareOf(max, shares.fork);
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -75,11 +91,22 @@ export class SessionManager {
     return this.sessions.size >= this.opts.sessions.max;
   }
 
+  /**
+   * Why a session would be refused now (undefined: it would get a place): for an API session pass no source,
+   * for a call its CallMetadata.source.
+   */
+  refusal(callSource?: string): PoolRefusal | undefined {
+    if (this.full) return 'session_limit';
+    if (callSource === undefined) return undefined;
+    if (this.calls >= this.callsMax) return 'calls_share';
+    if (callSource === FORK_SOURCE && this.forkCalls >= this.forkMax) return 'fork_share';
+    return undefined;
+  }
+
   create(o: CreateSessionOptions): Session {
     if (this.closed) throw new TheoError('closed', 'the session manager is shut down');
-    if (this.full) {
-      throw new TheoError('session_limit', `too many sessions: the limit is ${this.opts.sessions.max}`, { limit: this.opts.sessions.max });
-    }
+    const refused = this.refusal(o.call?.source);
+    if (refused) throw this.limitError(refused);
     const id = o.id ?? `sess_${randomUUID()}`;
     if (this.sessions.has(id)) throw new TheoError('invalid_argument', `session '${id}' already exists`, { sessionId: id });
     const { link, capabilities } = this.opts.link(o.model);
@@ -118,9 +145,15 @@ export class SessionManager {
       },
     );
     this.sessions.set(id, session);
+    const call = o.call !== undefined;
+    const fork = o.call?.source === FORK_SOURCE;
+    if (call) this.calls++;
+    if (fork) this.forkCalls++;
     session.on('event', (ev) => {
       if (ev.type === 'session.closed') {
         this.sessions.delete(id);
+        if (call) this.calls--;
+        if (fork) this.forkCalls--;
         if (this.sessions.size === 0) this.stopTimer();
       }
     });
@@ -162,6 +195,13 @@ export class SessionManager {
     }
   }
 
+  private limitError(refused: PoolRefusal): TheoError {
+    const max = this.opts.sessions.max;
+    if (refused === 'session_limit') return new TheoError('session_limit', `too many sessions: the limit is ${max}`, { limit: max });
+    const [what, limit, key] = refused === 'calls_share' ? ['calls', this.callsMax, 'calls'] : ['RTP fork calls', this.forkMax, 'fork'];
+    return new TheoError('session_limit', `too many ${what}: they may hold ${limit} of the ${max} sessions (sessions.shares.${key})`, { limit, share: key });
+  }
+
   private startTimer(): void {
     if (this.timer || this.opts.tickMs === 0) return;
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 100);
@@ -172,4 +212,8 @@ export class SessionManager {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+function shareOf(max: number, share: number): number {
+  return share > 0 ? Math.max(1, Math.floor(max * share)) : 0;
 }

@@ -13,7 +13,7 @@ import { AriController } from './ari/controller.js';
 import { CallHub } from './call-hub.js';
 import { RtpFork } from './rtp-fork.js';
 import { SipAdapter } from './sip/adapter.js';
-import { WebhookSink, createWebhookMetrics } from './webhooks.js';
+import { WebhookSink, createWebhookMetrics, webhookLabels } from './webhooks.js';
 
 export interface Telephony {
   readonly hub: CallHub;
@@ -34,7 +34,7 @@ export interface TelephonyDeps {
 export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
   const { config, logger } = deps;
   const hub = new CallHub();
-  hub.on('listenerError', (err) => logger.warn({ err: String(err) }, 'call event sink failed'));
+  hub.on('listenerError', (err) => logger.warn({ err }, 'call event sink failed'));
   new Gauge({
     name: 'theo_calls_active',
     help: 'call sessions in progress, by source (ari, sip, rtp-fork)',
@@ -46,12 +46,13 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     },
   });
   const metrics = config.webhooks.length > 0 ? createWebhookMetrics(deps.registry) : undefined;
-  const sinks = config.webhooks.map((w) => new WebhookSink(hub, w, logger, metrics));
+  const labels = webhookLabels(config.webhooks);
+  const sinks = config.webhooks.map((w, i) => new WebhookSink(hub, w, logger, metrics, labels[i]));
   const common = { sessions: deps.sessions, hub, logger, model: config.model ?? deps.defaultModel, language: config.language, hotWords: config.hotWords, denoise: config.denoise };
   // Where ARI and SIP peers are told to send RTP, worked out (and warned about) once, when first needed.
   let advertisedHost: string | undefined;
   const rtpHost = (): string => (advertisedHost ??= advertised(deps.rtpHost, logger));
-  const fork = await RtpFork.open(deps.rtp, { ...common, ports: config.fork.ports, allow: config.fork.allow }, logger);
+  const fork = await RtpFork.open(deps.rtp, { ...common, ...config.fork }, logger);
   const ari = config.ari;
   let client: AriClient | undefined;
   let controller: AriController | undefined;

@@ -1,17 +1,22 @@
 // One inbound RTP stream transcribed as a call session: created on the stream's first audio (its codec
-// gives the rate: 8 kHz G.711, 16 kHz slin16), with the telephony defaults (audio quality 'telephony',
+// gives the rate: 8 kHz G.711, 16 kHz slin16), or at once when the caller knows the rate (a fork's source
+// admitted on its first packets), with the telephony defaults (audio quality 'telephony',
 // RNNoise while the line is noisy unless configured otherwise), fed every frame the stream emits — real audio, concealment for lost
 // packets and silence for gaps with no packets at all (Asterisk sends none while a bridge is quiet) — so the
 // session's clock and the VAD's timing stay true; while no packets come at all, silence is fed in real
 // time on the media clock's ticks (see feedQuiet). When the stream ends (hangup, idle timeout, endpoint
-// closed) what was said is finalised and the session closes.
+// closed) what was said is finalised and the session closes. A stream that changes codec to another rate
+// stays the same session: its frames are resampled to the session's rate.
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors/index.js';
 import type { AudioFrame, RtpStream } from '../mediaplane/rtp/stream.js';
 import type { CallMetadata } from '../session/events.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
 import type { CallHub } from './call-hub.js';
+import { RateAdapter } from './rate-adapter.js';
+
+/** The rate of telephone audio (G.711) when a call has sent no audio yet. */
+const DEFAULT_RATE = 8000;
 
 export interface CallSessionOptions {
   sessions: SessionManager;
@@ -31,13 +36,18 @@ export interface CallSessionOptions {
   quietAfterMs?: number;
   /** How many sessions the call had before this stream's (its id gets `_<n>` from then on). */
   index?: number;
+  /** The stream's rate when known before its first frame: the session opens at once, at this rate. */
+  rate?: number;
+  /** Told when no session can be opened (then nothing is logged here); by default that is logged as a warning. */
+  onOpenFailed?: (err: unknown) => void;
 }
 
 export class RtpCallSession {
   private session: Session | undefined;
   private rate = 0;
+  private adapter: RateAdapter | undefined;
   private ended = false;
-  /** Sessions this call had (a codec change to another rate, or a stream after an earlier one, starts a new one). */
+  /** Sessions this call had (a stream after an earlier one of the call starts a new one). */
   private count: number;
   /** Wall time of the last frame from the stream, and up to when the session has been fed (real or silence). */
   private lastFrameAt = Date.now();
@@ -53,13 +63,23 @@ export class RtpCallSession {
   ) {
     stream.on('audio', (f) => this.onAudio(f));
     // A digit is reported when it ends (its duration known); telephone-event runs at the audio's clock rate.
+    // One that ends while the first audio is still in the jitter buffer opens the session (at the stream's
+    // rate, G.711's when no audio came yet) rather than vanish.
     stream.on('dtmf', (ev) => {
-      if (ev.type === 'end' && !this.ended) this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || 8000));
+      if (ev.type !== 'end' || this.ended) return;
+      if (!this.session || this.session.closed) this.session = this.open(stream.sampleRate || DEFAULT_RATE);
+      this.session?.dtmf(ev.digit, (ev.duration * 1000) / (this.rate || DEFAULT_RATE));
     });
-    stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : 'call_ended'));
+    stream.on('close', (reason) => void this.end(reason === 'idle' ? 'rtp_timeout' : reason === 'bye' ? 'rtcp_bye' : 'call_ended'));
     // The media clock's tick (every stream's, from one timer): no timer per call.
     stream.onTick(() => this.feedQuiet());
     this.count = opts.index ?? 0;
+    if (opts.rate !== undefined) this.session = this.open(opts.rate);
+  }
+
+  /** False once the call cannot be transcribed (no session could be opened) or has ended. */
+  get live(): boolean {
+    return !this.ended;
   }
 
   get current(): Session | undefined {
@@ -82,12 +102,11 @@ export class RtpCallSession {
     const now = Date.now();
     this.lastFrameAt = now;
     this.fedUntil = now;
-    if (this.session && f.sampleRate !== this.rate) void this.closeSession('codec_change');
     if (!this.session || this.session.closed) {
       this.synthesized = 0;
       this.session = this.open(f.sampleRate);
     }
-    let pcm = f.pcm;
+    let pcm = this.adapter ? this.adapter.convert(f.pcm, f.sampleRate) : f.pcm;
     if (f.kind === 'silence' && this.synthesized > 0) {
       // The stream's fill for a gap we already fed as silence while it lasted: only what is left of it.
       const skip = Math.min(this.synthesized, pcm.length);
@@ -135,6 +154,7 @@ export class RtpCallSession {
       });
       this.count++;
       this.rate = rate;
+      this.adapter = new RateAdapter(rate);
       this.opts.hub.add(session);
       const onFinal = this.opts.onFinal;
       if (onFinal) session.on('event', (ev) => ev.type === 'transcript.final' && onFinal(ev.text));
@@ -142,7 +162,8 @@ export class RtpCallSession {
     } catch (err) {
       // No session (the limit, a missing model): the call's audio is dropped, once logged per stream.
       this.ended = true;
-      this.opts.logger.warn({ callId: this.call.callId, err: errorMessage(err) }, 'cannot transcribe call');
+      if (this.opts.onOpenFailed) this.opts.onOpenFailed(err);
+      else this.opts.logger.warn({ callId: this.call.callId, err }, 'cannot transcribe call');
       return undefined;
     }
   }

@@ -161,7 +161,9 @@ async function main(): Promise<void> {
   };
   const dir = mkdtempSync(join(tmpdir(), 'theo-calls-'));
   const cfg = join(dir, 'theo.yaml');
-  writeFileSync(cfg, [`workers: { replicas: ${Math.max(1, cpus().length)} }`, 'rtp: { idleTimeoutMs: 8000 }', 'sessions:', '  max: 2000', '  timeouts: { closingMs: 1200000 }', ''].join('\n'));
+  // Every call comes from 127.0.0.1: the fork's per-address limit must allow them all.
+  const calls = Number(args.calls);
+  writeFileSync(cfg, [`workers: { replicas: ${Math.max(1, cpus().length)} }`, 'rtp: { idleTimeoutMs: 8000 }', 'sessions:', '  max: 2000', '  timeouts: { closingMs: 1200000 }', `telephony: { fork: { maxCallsPerAddress: ${Math.max(50, 2 * calls)} } }`, ''].join('\n'));
   const { run, url } = await serveTheo(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42490-42499']);
   const pid = run.child.pid!;
   const fh = await readFirehose(url);

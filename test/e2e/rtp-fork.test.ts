@@ -13,19 +13,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTelephoneEvent } from '../../src/mediaplane/rtp/dtmf.js';
 import { serializeRtp } from '../../src/mediaplane/rtp/packet.js';
 import { SOUNDS } from '../helpers/audio.js';
-import { hookReceiver, readFirehose, type CallEv, type HookReceiver } from '../helpers/calls.js';
+import { hookReceiver, serveCalls, type CallEv, type HookReceiver, type ServedCalls } from '../helpers/calls.js';
 import { waitFor } from '../helpers/pace.js';
-import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
+import { metricValue } from '../helpers/rtp-flood.js';
+import { runTheo } from '../helpers/theo.js';
 
 const SECRET = 'hook-secret';
+const HOOK_PASS = 'hookpass-7q';
+const HOOK_TOKEN = 'tok_4f1c9e27b8d35a60';
+const HOOK_QUERY = 'qs3cret';
 const FORK_PORT = 42290;
 const dir = mkdtempSync(join(tmpdir(), 'theo-fork-'));
 const callWav = join(dir, 'call.wav');
 
 let hooks: HookReceiver;
+let served: ServedCalls | undefined;
 let firehose: CallEv[] = [];
-let closeFirehose: () => void;
-let run: TheoRun | undefined;
 let base = '';
 
 beforeAll(async () => {
@@ -36,23 +39,19 @@ beforeAll(async () => {
   execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', gap, 'trim', '0', '1.2']);
   execFileSync('sox', [silence, `${SOUNDS}/queue-thankyou.wav`, gap, `${SOUNDS}/auth-thankyou.wav`, silence, callWav]);
   hooks = await hookReceiver();
-  const hookUrl = hooks.url;
+  // A webhook URL with credentials in it, as CRMs hand them out: they must never show in /metrics or logs.
+  const hookUrl = `${hooks.url.replace('http://', `http://theo:${HOOK_PASS}@`)}/${HOOK_TOKEN}?token=${HOOK_QUERY}`;
   const cfg = join(dir, 'theo.yaml');
   writeFileSync(cfg, ['rtp:', '  idleTimeoutMs: 1500', 'telephony:', '  webhooks:', `    - url: ${hookUrl}`, `      secret: ${SECRET}`, ''].join('\n'));
-  const s = await serveTheo(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
-  run = s.run;
-  base = s.url;
-  const f = await readFirehose(base);
-  firehose = f.events;
-  closeFirehose = f.close;
+  served = await serveCalls(['--preload', '--config', cfg, '--rtp-fork', String(FORK_PORT), '--rtp-ports', '42270-42289']);
+  ({ base, firehose } = served);
 }, 180_000);
 
 afterAll(async () => {
-  closeFirehose();
-  const done = await stopTheo(run);
+  const code = (await served?.stop())?.code;
   hooks.close();
   rmSync(dir, { recursive: true, force: true });
-  expect(done?.code ?? 0).toBe(0);
+  expect(code ?? 0).toBe(0);
 });
 
 /** Sends the call from a fresh source port; returns its local port (the call's channel). */
@@ -96,10 +95,16 @@ describe('RTP fork → call sessions', () => {
     const types = hooks.hooks.map((h) => h.event.type);
     expect(types).toEqual(['session.created', 'vad.speech_start', 'transcript.final', 'vad.speech_start', 'transcript.final', 'session.closed']);
     for (const h of hooks.hooks) {
+      expect(h.path).toBe(`/hook/${HOOK_TOKEN}?token=${HOOK_QUERY}`);
+      expect(h.authorization).toBe(`Basic ${Buffer.from(`theo:${HOOK_PASS}`).toString('base64')}`);
       const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h.signature);
       expect(m?.[2]).toBe(createHmac('sha256', SECRET).update(`${m?.[1]}.${h.body}`).digest('hex'));
       expect(h.event.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
     }
+    // /metrics (unauthenticated) names the webhook by its host, and nothing secret.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain(`theo_webhook_queue{webhook="${new URL(hooks.url).host}"}`);
+    for (const secret of [HOOK_PASS, HOOK_TOKEN, HOOK_QUERY]) expect(metrics).not.toContain(secret);
   });
 
   it('still transcribes a call with 5% loss, 40 ms jitter and reordering', async () => {
@@ -155,5 +160,54 @@ describe('RTP fork → call sessions', () => {
     expect(digits[1]!.at_ms).toBeGreaterThan(digits[0]!.at_ms);
     expect(digits[0]!.call?.channel_id).toBe(`127.0.0.1:${from}>${FORK_PORT}`);
     await waitFor('webhook digits', () => hooks.hooks.filter((h) => h.event.type === 'dtmf' && h.event.call?.channel_id === `127.0.0.1:${from}>${FORK_PORT}`).length === 2, () => String(hooks.hooks.length));
+  });
+
+  it('reports a digit whose packets came after the next digit (reordered within the jitter window), and counts one far too late', async () => {
+    const m0 = await (await fetch(`${base}/metrics`)).text();
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const from = sock.address().port;
+    let seq = 2000;
+    let ts = 100_000;
+    const send = (pt: number, payload: Uint8Array, s: number, timestamp: number, marker = false): void => {
+      sock.send(serializeRtp({ marker, payloadType: pt, sequenceNumber: s & 0xffff, timestamp, ssrc: 0xd7f1 }, payload), FORK_PORT, '127.0.0.1');
+    };
+    const audio = async (packets: number): Promise<void> => {
+      for (let i = 0; i < packets; i++) {
+        send(0, new Uint8Array(160).fill(0xff), seq++, ts);
+        ts += 160;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const ev = (event: number, end: boolean, duration: number): Uint8Array => {
+      const b = new Uint8Array(4);
+      writeTelephoneEvent({ event, end, volume: 10, duration }, b, 0);
+      return b;
+    };
+    /** A digit's four packets (three steps and the end) with its own sequence numbers and start timestamp. */
+    const digit = (event: number, firstSeq: number, start: number): void => {
+      for (const [i, d] of [160, 320, 480].entries()) send(101, ev(event, false, d), firstSeq + i, start, i === 0);
+      send(101, ev(event, true, 640), firstSeq + 3, start);
+    };
+    await audio(25);
+    // '4' then '8' were pressed (8 at 80 ms after 4 ended); the network delivered 8's packets first.
+    const t4 = ts;
+    const t8 = ts + 640 + 640;
+    digit(8, seq + 4, t8);
+    digit(4, seq, t4);
+    seq += 8;
+    ts = t8 + 640;
+    await audio(10);
+    // A '9' from two seconds before: far past the jitter buffer's reach.
+    digit(9, seq - 200, ts - 16_000);
+    await audio(10);
+    sock.close();
+    const mine = (): CallEv[] => eventsOf(from).filter((e) => e.type === 'dtmf');
+    await waitFor('two digits', () => mine().length === 2, () => eventsOf(from).map((e) => e.type).join(', '));
+    expect(mine().map((d) => (d as CallEv & { digit: string }).digit)).toEqual(['8', '4']);
+    const m = await (await fetch(`${base}/metrics`)).text();
+    const reordered = (outcome: string): number => metricValue(m, 'theo_rtp_dtmf_reordered_total', { outcome }) - metricValue(m0, 'theo_rtp_dtmf_reordered_total', { outcome });
+    expect(reordered('reported')).toBe(1);
+    expect(reordered('dropped')).toBe(1);
   });
 });

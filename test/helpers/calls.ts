@@ -1,7 +1,8 @@
-// Helpers for telephony tests: a webhook receiver and a calls-firehose reader.
+// Helpers for telephony tests: a webhook receiver, a calls-firehose reader, and a `theo serve` read through it.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+import { serveTheo, stopTheo, type TheoRun } from './theo.js';
 
 /** A call event in wire form, as the firehose and webhooks carry it. */
 export interface CallEv {
@@ -17,7 +18,7 @@ export interface CallEv {
 
 export interface HookReceiver {
   url: string;
-  hooks: { body: string; event: CallEv; signature: string }[];
+  hooks: { body: string; event: CallEv; signature: string; path: string; authorization: string | undefined }[];
   close(): void;
 }
 
@@ -28,7 +29,7 @@ export async function hookReceiver(): Promise<HookReceiver> {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      hooks.push({ body, event: JSON.parse(body) as CallEv, signature: String(req.headers['theo-signature']) });
+      hooks.push({ body, event: JSON.parse(body) as CallEv, signature: String(req.headers['theo-signature']), path: req.url ?? '', authorization: req.headers.authorization });
       res.end();
     });
   });
@@ -43,4 +44,29 @@ export async function readFirehose(httpBase: string): Promise<{ events: CallEv[]
   ws.on('message', (d: Buffer) => events.push({ ...(JSON.parse(d.toString('utf8')) as CallEv), recvAt: performance.now() }));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   return { events, close: () => ws.close() };
+}
+
+export interface ServedCalls {
+  run: TheoRun;
+  base: string;
+  /** What the firehose sent, from just after the server listened. */
+  firehose: CallEv[];
+  /** Closes the firehose and stops the server; resolves with its exit code and what it logged (stderr). */
+  stop(): Promise<{ code: number | null; stderr: string }>;
+}
+
+/** `theo serve ...args` with the calls firehose read from the start. */
+export async function serveCalls(args: string[]): Promise<ServedCalls> {
+  const { run, url } = await serveTheo(args);
+  const f = await readFirehose(url);
+  return {
+    run,
+    base: url,
+    firehose: f.events,
+    async stop() {
+      f.close();
+      const done = await stopTheo(run);
+      return { code: done?.code ?? 0, stderr: done?.stderr ?? '' };
+    },
+  };
 }

@@ -17,8 +17,8 @@ import { DepthEstimator } from './depth.js';
 export type JitterResetReason = 'ssrc_change' | 'seq_jump' | 'timestamp_jump';
 
 export interface JitterSink {
-  /** One packet's payload, in playout order, at its position on the output line. */
-  onFrame(payload: Uint8Array, timestamp: number, samples: number, marker: boolean): void;
+  /** One packet's payload, in playout order, at its position on the output line, with the tag it was pushed with. */
+  onFrame(payload: Uint8Array, timestamp: number, samples: number, marker: boolean, tag: number): void;
   /** `packets` never came (or came too late): the caller conceals `samples` (0 when the stamps leave no room). */
   onLoss(timestamp: number, samples: number, packets: number): void;
   /** Talkspurt silence: the sender sent nothing on purpose (DTX, a pause between prompts). */
@@ -96,6 +96,8 @@ export class JitterBuffer {
   private readonly slotTs: Float64Array;
   private readonly slotSamples: Float64Array;
   private readonly slotMarker: Uint8Array;
+  /** The caller's byte per packet (the stream's payload type: one stream may mix formats of one clock). */
+  private readonly slotTag: Uint8Array;
   private readonly slotPayload: (Uint8Array | undefined)[];
   /** Extended seqs received lately (2 x capacity): a duplicate of a played packet is not 'late'. */
   private readonly seen: Float64Array;
@@ -164,6 +166,7 @@ export class JitterBuffer {
     this.slotTs = new Float64Array(cap);
     this.slotSamples = new Float64Array(cap);
     this.slotMarker = new Uint8Array(cap);
+    this.slotTag = new Uint8Array(cap);
     this.slotPayload = new Array<Uint8Array | undefined>(cap).fill(undefined);
     this.seen = new Float64Array(cap * 2).fill(-1);
     this.seenMask = cap * 2 - 1;
@@ -179,7 +182,8 @@ export class JitterBuffer {
     return this.held;
   }
 
-  push(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, samples: number, nowMs: number, sink: JitterSink): PushOutcome {
+  /** `tag` (0-255) comes back with the packet's frame. */
+  push(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, samples: number, nowMs: number, sink: JitterSink, tag = 0): PushOutcome {
     if (!this.started) {
       this.beginStream(ssrc, seq, timestamp);
     } else if (ssrc !== this.ssrc) {
@@ -228,6 +232,7 @@ export class JitterBuffer {
       outcome = 'overflow';
     }
     this.store(p, extTs, marker, payload, samples, nowMs);
+    this.slotTag[slot] = tag;
     return this.count(outcome);
   }
 
@@ -431,6 +436,7 @@ export class JitterBuffer {
     const ts = this.slotTs[slot] ?? 0;
     const n = this.slotSamples[slot] ?? 0;
     const marker = this.slotMarker[slot] === 1;
+    const tag = this.slotTag[slot] ?? 0;
     const payload = this.slotPayload[slot] ?? EMPTY_PAYLOAD;
     this.slotKind[slot] = EMPTY;
     this.slotPayload[slot] = undefined;
@@ -484,7 +490,7 @@ export class JitterBuffer {
     // State is complete before the sink runs: a throwing sink loses events, never consistency.
     if (gap > 0) sink.onGap(wrapTs(gapAt), gap);
     if (missing > 0) sink.onLoss(wrapTs(lossAt), loss, missing);
-    sink.onFrame(payload, wrapTs(frameAt), n, marker);
+    sink.onFrame(payload, wrapTs(frameAt), n, marker, tag);
   }
 
   /** Drops skipped slots below `end`: their sequence numbers are accounted for, not lost. */

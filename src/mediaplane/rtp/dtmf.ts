@@ -111,18 +111,39 @@ export interface DtmfEvent {
   volume: number;
   /** End inferred because a new event started before any end packet arrived. */
   endLost: boolean;
+  /** Its packets came after a later event had begun (reordered, within the reorder window). */
+  reordered?: true;
 }
 
 export type DtmfListener = (ev: DtmfEvent) => void;
 
+/** Start (and segment) timestamps of this many recent events are kept, to tell their repeats from new events. */
+const RECENT_EVENTS = 8;
+/** How long before the current event a reordered one may have ended and still be reported: the jitter buffer's default reach. */
+const DEFAULT_REORDER_WINDOW_MS = 200;
+
 /**
  * Fed every telephone-event packet of one stream, in arrival order. Events are keyed by their RTP
  * timestamp (RFC 4733 §2.5.1: all packets of an event share it), which makes the retransmitted final
- * packets (§2.5.1) and late packets of older events easy to drop. Only DTMF codes (0-16) are
- * reported. State is updated before the listener runs, so a throwing listener cannot corrupt it.
+ * packets (§2.5.1) and late packets of events already reported easy to drop: the start (and segment)
+ * timestamps of the last RECENT_EVENTS events are kept. An event older than the current one that was never
+ * seen was reordered on the way: it is reported (flagged `reordered`, after the current one began) when it
+ * ended within `reorderWindowMs` of the current one's start — the jitter buffer's reach — and otherwise
+ * dropped, with push() returning 'late' for its first packet so the caller counts it. Only DTMF codes (0-16)
+ * are reported. State is updated before the listener runs, so a throwing listener cannot corrupt it.
  */
 export class DtmfDetector {
   private readonly scratch = new TelephoneEvent();
+  private readonly reorderWindowMs: number;
+  /** Start and segment timestamps of recent events (a ring; -1 = empty). */
+  private readonly recent = new Float64Array(RECENT_EVENTS).fill(-1);
+  private recentAt = 0;
+  /** A reordered event still open (its end packets not seen yet). */
+  private lateOpen = false;
+  private lateTs = 0;
+  private lateEvent = 0;
+  private lateVolume = 0;
+  private lateDuration = 0;
   private seen = false;
   private open = false;
   /** Start timestamp of the current (or last) event. */
@@ -133,11 +154,16 @@ export class DtmfDetector {
   private volume = 0;
   private duration = 0;
 
+  constructor(opts: { reorderWindowMs?: number } = {}) {
+    this.reorderWindowMs = opts.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS;
+  }
+
   /**
-   * Handles one packet. Returns why the payload was rejected, or undefined. Packets of events older
-   * than the current one, and repeats of an event that already ended, are ignored.
+   * Handles one packet (`clockRate`: the telephone-event clock, for the reorder window). Returns why the
+   * payload was rejected, 'late' for the first packet of an event too old to report, or undefined. Repeats
+   * of events already reported are ignored.
    */
-  push(timestamp: number, marker: boolean, payload: Uint8Array, emit: DtmfListener): TelephoneEventReadFailure | undefined {
+  push(timestamp: number, marker: boolean, payload: Uint8Array, emit: DtmfListener, clockRate = 8000): TelephoneEventReadFailure | 'late' | undefined {
     const te = this.scratch;
     const failure = readTelephoneEvent(payload, te);
     if (failure) return failure;
@@ -145,10 +171,12 @@ export class DtmfDetector {
 
     if (this.seen) {
       const age = tsDiff(timestamp, this.segmentTs);
-      if (age < 0 || (age === 0 && !this.open)) return undefined;
+      if (age < 0) return this.older(timestamp, emit, clockRate);
+      if (age === 0 && !this.open) return undefined;
       // Same segment; or a long-duration event (§2.5.1): a press longer than the 16-bit duration goes
       // on in a new segment with a new timestamp and no marker. Either way it is the same digit, not a new one.
       if (age === 0 || (this.open && !marker && te.event === this.event)) {
+        if (age !== 0) this.remember(timestamp);
         this.segmentTs = timestamp;
         const total = tsDiff(timestamp, this.startTs) + te.duration;
         // Reordered packets of the event carry a shorter duration: keep the longest seen.
@@ -170,9 +198,11 @@ export class DtmfDetector {
     this.seen = true;
     this.open = !te.end;
     this.startTs = this.segmentTs = timestamp;
+    this.remember(timestamp);
     this.event = te.event;
     this.volume = te.volume;
     this.duration = te.duration;
+    this.endLate(emit, true);
     if (lost) emitEvent(emit, 'end', lostEvent, lostTs, lostDuration, lostVolume, true);
     this.report(emit, 'begin', false);
     // A first packet that already carries E: the earlier packets were lost, or the press was
@@ -183,6 +213,7 @@ export class DtmfDetector {
 
   /** Ends an open event (e.g. the stream is closing), flagged endLost; no-op otherwise. */
   flush(emit: DtmfListener): void {
+    this.endLate(emit, true);
     if (!this.open) return;
     this.open = false;
     this.report(emit, 'end', true);
@@ -192,8 +223,51 @@ export class DtmfDetector {
   reset(): void {
     this.seen = false;
     this.open = false;
+    this.lateOpen = false;
     this.startTs = this.segmentTs = 0;
     this.event = this.volume = this.duration = 0;
+    this.recent.fill(-1);
+  }
+
+  /** A packet older than the current event: a repeat of a known event, the reordered one, or a new late one. */
+  private older(timestamp: number, emit: DtmfListener, clockRate: number): 'late' | undefined {
+    const te = this.scratch;
+    if (this.lateOpen && timestamp === this.lateTs) {
+      if (te.duration > this.lateDuration) this.lateDuration = te.duration;
+      this.lateVolume = te.volume;
+      if (te.end) this.endLate(emit, false);
+      return undefined;
+    }
+    if (this.known(timestamp)) return undefined;
+    this.endLate(emit, true);
+    this.remember(timestamp);
+    // How long before the current event began this one had ended (as far as this packet tells).
+    const gapMs = (tsDiff(this.startTs, (timestamp + te.duration) >>> 0) * 1000) / clockRate;
+    if (gapMs > this.reorderWindowMs) return 'late';
+    this.lateTs = timestamp;
+    this.lateEvent = te.event;
+    this.lateVolume = te.volume;
+    this.lateDuration = te.duration;
+    this.lateOpen = !te.end;
+    emitEvent(emit, 'begin', te.event, timestamp, te.duration, te.volume, false, true);
+    if (te.end) emitEvent(emit, 'end', te.event, timestamp, te.duration, te.volume, false, true);
+    return undefined;
+  }
+
+  private endLate(emit: DtmfListener, endLost: boolean): void {
+    if (!this.lateOpen) return;
+    this.lateOpen = false;
+    emitEvent(emit, 'end', this.lateEvent, this.lateTs, this.lateDuration, this.lateVolume, endLost, true);
+  }
+
+  private remember(timestamp: number): void {
+    this.recent[this.recentAt] = timestamp;
+    this.recentAt = (this.recentAt + 1) % RECENT_EVENTS;
+  }
+
+  private known(timestamp: number): boolean {
+    for (let i = 0; i < RECENT_EVENTS; i++) if (this.recent[i] === timestamp) return true;
+    return false;
   }
 
   private report(emit: DtmfListener, type: DtmfEvent['type'], endLost: boolean): void {
@@ -209,7 +283,8 @@ function emitEvent(
   duration: number,
   volume: number,
   endLost: boolean,
+  reordered = false,
 ): void {
   const digit = eventDigit(event);
-  if (digit !== undefined) emit({ type, digit, event, timestamp, duration, volume, endLost });
+  if (digit !== undefined) emit(reordered ? { type, digit, event, timestamp, duration, volume, endLost, reordered } : { type, digit, event, timestamp, duration, volume, endLost });
 }

@@ -1,16 +1,19 @@
 // The RTP media plane of a process: a port pool, the endpoints bound on it, one shared media clock
-// that drives every stream and sender, the receive counters and their Prometheus view.
+// that drives every stream and sender, the admissions of multi-source ports, the receive counters and their
+// Prometheus view, and the log of what the receive path refuses (at a bounded rate).
+import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RtpConfig } from '../../config/index.js';
-import { errorMessage } from '../../errors/index.js';
 import { MediaClock, type ClockTask } from '../clock.js';
 import { PayloadTypeMap } from '../codec/payload-types.js';
+import { LogThrottle } from '../../util/log-throttle.js';
+import { SourceAdmission, type SourceAdmissionOptions, type SourceRefusal } from './admission.js';
 import { RtpCounters } from './counters.js';
 import { RtpEndpoint, type EndpointOptions } from './endpoint.js';
 import { registerRtpMetrics, type RtpMetrics } from './metrics.js';
-import { PortPool } from './port-pool.js';
-import type { RtpStreamOptions } from './stream.js';
+import { PortPool, bindUdp } from './port-pool.js';
+import type { RtpSource, RtpStreamOptions } from './stream.js';
 
 export interface RtpListenerOptions {
   config: RtpConfig;
@@ -23,6 +26,11 @@ export interface RtpListenerOptions {
 export interface OpenEndpointOptions extends EndpointOptions {
   /** Bind this port instead of taking one from the pool. */
   port?: number;
+  /**
+   * Also receive RTCP on the port + 1 (RFC 3550 §11; RTCP multiplexed on the port itself is read either way).
+   * When that port cannot be bound the endpoint opens without it (logged).
+   */
+  rtcp?: boolean;
 }
 
 export interface RtpListenerStats {
@@ -45,35 +53,74 @@ export class RtpListener implements ClockTask {
   private readonly endpointSet = new Set<RtpEndpoint>();
   private readonly metrics: RtpMetrics | undefined;
   private readonly streamOptions: RtpStreamOptions;
+  private readonly admissions = new Set<SourceAdmission>();
+  private readonly throttle: LogThrottle;
   private lastJitterSampleMs = 0;
   private isClosed = false;
 
   constructor(opts: RtpListenerOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
-    this.clock = opts.clock ?? new MediaClock(opts.config.tickMs, (err) => this.logger.error({ err: errorMessage(err) }, 'media clock task failed'));
+    this.clock = opts.clock ?? new MediaClock(opts.config.tickMs, (err) => this.logger.error({ err }, 'media clock task failed'));
     this.pool = new PortPool({ host: opts.config.host, min: opts.config.portMin, max: opts.config.portMax, recvBufferBytes: opts.config.recvBufferBytes });
     this.payloadTypes = PayloadTypeMap.parse(opts.config.payloadTypes);
-    this.streamOptions = { jitter: { ...opts.config.jitter }, concealment: opts.config.concealment };
-    if (opts.registry) this.metrics = registerRtpMetrics(opts.registry, this.counters, () => this.activeStreams());
+    this.throttle = new LogThrottle((fields, msg) => this.logger.warn(fields, msg));
+    this.streamOptions = {
+      jitter: { ...opts.config.jitter },
+      concealment: opts.config.concealment,
+      onFlap: (source, from, to) => this.throttle.note('payload_flap', 'RTP payload type flapping: packets of another clock rate than their stream dropped', { source: `${source.address}:${source.port}`, from, to }),
+      onLateDigit: (source, seq) => this.throttle.note('dtmf_late', 'DTMF digit dropped: its packets came after a later digit, past the jitter buffer reach', { source: `${source.address}:${source.port}`, seq }),
+    };
+    if (opts.registry) this.metrics = registerRtpMetrics(opts.registry, this.counters, { activeStreams: () => this.activeStreams(), pendingSources: () => this.pendingSources() });
+  }
+
+  /**
+   * An admission for multi-source endpoints (pass it as `admission` to open(); several may share one): its
+   * refusals are counted here and logged at a bounded rate.
+   */
+  createAdmission(opts: SourceAdmissionOptions): SourceAdmission {
+    const a = new SourceAdmission(opts, this.counters, (reason, source, err) => this.noteRefusal(reason, source, err));
+    this.admissions.add(a);
+    return a;
+  }
+
+  /** Unproven sources held by every admission. */
+  pendingSources(): number {
+    let n = 0;
+    for (const a of this.admissions) n += a.pending;
+    return n;
+  }
+
+  private noteRefusal(reason: SourceRefusal, source: RtpSource, err?: unknown): void {
+    this.throttle.note(reason, `RTP source refused: ${reason}`, { reason, source: `${source.address}:${source.port}`, ...(err === undefined ? {} : { err }) });
   }
 
   /** Binds a port (from the pool, or `opts.port`) and starts receiving on it. */
   async open(opts: OpenEndpointOptions = {}): Promise<RtpEndpoint> {
     if (this.isClosed) throw new Error('RTP listener is closed');
     const bound = opts.port !== undefined ? await this.pool.allocatePort(opts.port) : await this.pool.allocate();
+    const rtcpSocket = opts.rtcp ? await this.bindRtcp(bound.port + 1) : undefined;
     const ep = new RtpEndpoint(bound.port, bound.socket, opts, {
       counters: this.counters,
       streamOptions: this.streamOptions,
       payloadTypes: this.payloadTypes,
       clock: this.clock,
       onClose: (e) => this.forget(e),
-    });
-    ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err: errorMessage(err) }, 'RTP endpoint listener failed'));
+    }, rtcpSocket);
+    ep.on('listenerError', (err) => this.logger.warn({ port: ep.port, err }, 'RTP endpoint listener failed'));
     this.endpointSet.add(ep);
     if (this.endpointSet.size === 1) this.clock.add(this);
     this.logger.debug({ port: ep.port, policy: ep.policy }, 'RTP endpoint open');
     return ep;
+  }
+
+  private async bindRtcp(port: number): Promise<dgram.Socket | undefined> {
+    try {
+      return await bindUdp(this.config.host, port, this.config.recvBufferBytes);
+    } catch (err) {
+      this.logger.warn({ port, err }, 'cannot bind the RTCP port (RTP port + 1): RTCP is read only where it is multiplexed on the RTP port');
+      return undefined;
+    }
   }
 
   endpoints(): RtpEndpoint[] {

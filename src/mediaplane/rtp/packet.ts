@@ -100,12 +100,12 @@ export class RtpPacket {
   }
 }
 
-// The reads below run only after the length checks in readRtp, so the indexes are in range.
-function readU16(b: Uint8Array, o: number): number {
+// Big-endian reads for the packet parsers; callers check lengths first, so the indexes are in range.
+export function readU16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
 
-function readU32(b: Uint8Array, o: number): number {
+export function readU32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 

@@ -1,6 +1,12 @@
 // One received RTP stream (one source on one port): jitter buffer, decoding, loss concealment,
 // talkspurt gaps filled with silence, DTMF digits and RFC 3550 receiver statistics. It owns no timer:
 // the listener's shared clock calls poll().
+//
+// Payload formats: packets of formats with the stream's clock rate (PCMU and PCMA, say) share its timeline
+// and are each decoded with their own codec. A format of another clock rate needs a new timeline: the
+// stream switches to it once SWITCH_PACKETS packets in a row have it (a codec change); until then they are
+// dropped as payload type flapping (counted, and reported through onFlap), so a sender that alternates
+// formats stays one stream on its first clock.
 import { EventEmitter } from 'node:events';
 import type { AudioCodec } from '../codec/codec.js';
 import type { PayloadFormat } from '../codec/payload-types.js';
@@ -28,7 +34,8 @@ export interface AudioFrame {
   kind: AudioFrameKind;
 }
 
-export type StreamCloseReason = 'idle' | 'closed' | 'endpoint_closed';
+/** `bye`: its sender left (RTCP BYE, RFC 3550 §6.6). */
+export type StreamCloseReason = 'idle' | 'closed' | 'endpoint_closed' | 'refused' | 'bye';
 export type StreamResetReason = 'ssrc_change' | 'seq_jump' | 'timestamp_jump' | 'codec_change';
 
 export interface RtpStreamEvents {
@@ -50,26 +57,41 @@ export interface RtpStreamOptions {
   concealment: ConcealmentMode;
   /** Emit talkspurt gaps as silence frames so downstream time stays true (default true). */
   fillGaps?: boolean;
+  /** A packet of another clock rate than the stream's was dropped as flapping (payload types `from` -> `to`). */
+  onFlap?: (source: RtpSource, from: number, to: number) => void;
+  /** A DTMF digit came too late to report (reordered past the jitter buffer's reach): its first packet's sequence number. */
+  onLateDigit?: (source: RtpSource, seq: number) => void;
 }
 
 /** Scratch size: bigger gaps and losses are emitted in several frames. */
 const SCRATCH_SAMPLES = 8192;
+/** Packets in a row of a format of another clock rate that make the stream switch to it. */
+export const SWITCH_PACKETS = 3;
+/** The RTP header's PT field is 7 bits (RFC 3550 §5.1). */
+const PAYLOAD_TYPES = 128;
 
 export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSink {
   readonly source: RtpSource;
   readonly startedAtMs: number;
   ssrc = 0;
+  /** The codec of the latest audio packet taken; every taken format has its clock rate. */
   codec: AudioCodec | undefined;
   lastArrivalMs: number;
   closed = false;
   private jb: JitterBuffer | undefined;
   private stats: ReceiverStats | undefined;
-  private readonly dtmf = new DtmfDetector();
+  private readonly dtmf: DtmfDetector;
   private readonly counters: RtpCounters;
   private readonly opts: RtpStreamOptions;
   private readonly scratch = new Int16Array(SCRATCH_SAMPLES);
   private concealer: Concealer | undefined;
   private position = 0;
+  private payloadType = 0;
+  /** Codecs by payload type of the packets taken: each frame is decoded with its packet's own. */
+  private readonly codecs = new Array<AudioCodec | undefined>(PAYLOAD_TYPES).fill(undefined);
+  /** A format of another clock rate seen in the latest packets, and how many in a row. */
+  private switchTo: AudioCodec | undefined;
+  private switchCount = 0;
   private tickHandler: ((nowMs: number) => void) | undefined;
   private readonly listenerError = (_event: string, err: unknown): void => {
     if (this.listenerCount('listenerError') > 0) this.emit('listenerError', err);
@@ -82,6 +104,8 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
     this.counters = counters;
     this.startedAtMs = nowMs;
     this.lastArrivalMs = nowMs;
+    // A digit reordered behind the next one is still reported if the jitter buffer could have held it.
+    this.dtmf = new DtmfDetector({ reorderWindowMs: opts.jitter.maxDepthMs });
   }
 
   get sampleRate(): number {
@@ -102,38 +126,68 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
   }
 
   /** Takes one parsed packet whose payload type is known; returns the outcome for the counters. */
-  handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): PushOutcome {
+  handle(pkt: RtpPacket, format: PayloadFormat, nowMs: number): PushOutcome | 'payload_flap' {
     this.lastArrivalMs = nowMs;
-    if (format.kind === 'telephone-event') return this.handleDtmf(pkt, nowMs);
+    if (format.kind === 'telephone-event') return this.handleDtmf(pkt, format, nowMs);
 
     const codec = format.codec;
-    if (codec !== this.codec || !this.jb || !this.stats) {
+    if (this.codec && codec.clockRate !== this.codec.clockRate) {
+      if (this.switchTo === codec) this.switchCount++;
+      else {
+        this.switchTo = codec;
+        this.switchCount = 1;
+      }
+      if (this.switchCount < SWITCH_PACKETS) {
+        this.opts.onFlap?.(this.source, this.payloadType, pkt.payloadType);
+        return 'payload_flap';
+      }
+    } else {
+      this.switchCount = 0;
+    }
+    if (!this.jb || !this.stats || codec.clockRate !== this.codec?.clockRate) {
       if (this.jb) {
         this.jb.flush(this);
         this.onReset('codec_change');
+        this.counters.formatSwitches++;
       }
-      this.codec = codec;
+      this.switchCount = 0;
       this.jb = new JitterBuffer({ clockRate: codec.clockRate, ...this.opts.jitter });
       this.stats = new ReceiverStats(codec.clockRate);
       this.concealer = new Concealer(this.opts.concealment, codec.clockRate);
     }
+    this.codec = codec;
+    this.payloadType = pkt.payloadType;
+    this.codecs[pkt.payloadType] = codec;
     if (pkt.ssrc !== this.ssrc) {
       if (this.stats.received > 0) this.stats.reset();
       this.ssrc = pkt.ssrc;
     }
     this.stats.update(pkt.sequenceNumber, pkt.timestamp, nowMs);
     const samples = codec.samplesIn(pkt.payload.byteLength);
-    return this.jb.push(pkt.ssrc, pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.payload, samples, nowMs, this);
+    return this.jb.push(pkt.ssrc, pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.payload, samples, nowMs, this, pkt.payloadType);
   }
 
-  private handleDtmf(pkt: RtpPacket, nowMs: number): 'accepted' {
+  private handleDtmf(pkt: RtpPacket, format: PayloadFormat & { kind: 'telephone-event' }, nowMs: number): 'accepted' {
     // RFC 4733 events share the sequence space with audio: tell the jitter buffer the slot is taken
     // so the audio path does not call it loss.
     this.jb?.skip(pkt.ssrc, pkt.sequenceNumber, nowMs, this);
-    this.dtmf.push(pkt.timestamp, pkt.marker, pkt.payload, (ev) => {
-      if (ev.type === 'end') this.counters.dtmfEvents++;
-      safeEmit(this, this.listenerError, 'dtmf', ev);
-    });
+    const late = this.dtmf.push(
+      pkt.timestamp,
+      pkt.marker,
+      pkt.payload,
+      (ev) => {
+        if (ev.type === 'end') {
+          this.counters.dtmfEvents++;
+          if (ev.reordered) this.counters.dtmfReordered.reported++;
+        }
+        safeEmit(this, this.listenerError, 'dtmf', ev);
+      },
+      format.clockRate,
+    );
+    if (late === 'late') {
+      this.counters.dtmfReordered.dropped++;
+      this.opts.onLateDigit?.(this.source, pkt.sequenceNumber);
+    }
     return 'accepted';
   }
 
@@ -177,8 +231,8 @@ export class RtpStream extends EventEmitter<RtpStreamEvents> implements JitterSi
 
   // JitterSink: called by the jitter buffer in playout order.
 
-  onFrame(payload: Uint8Array, timestamp: number, samples: number): void {
-    const codec = this.codec;
+  onFrame(payload: Uint8Array, timestamp: number, samples: number, _marker: boolean, payloadType: number): void {
+    const codec = this.codecs[payloadType] ?? this.codec;
     if (!codec) return;
     let done = 0;
     // Payloads larger than the scratch (ffmpeg sends ~180 ms packets) are decoded in slices.

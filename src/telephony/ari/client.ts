@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { TheoError, errorMessage } from '../../errors/index.js';
+import { redactError, redactUrl, splitCredentials } from '../../util/redact.js';
 
 export interface AriChannel {
   id: string;
@@ -61,6 +62,8 @@ export class AriError extends TheoError {
 
 export class AriClient extends EventEmitter<AriClientEvents> {
   private readonly base: string;
+  /** `base` as logs show it. */
+  private readonly shown: string;
   private readonly auth: string;
   private ws: WebSocket | undefined;
   private readonly aborter = new AbortController();
@@ -74,7 +77,9 @@ export class AriClient extends EventEmitter<AriClientEvents> {
 
   constructor(private readonly opts: AriClientOptions) {
     super();
-    this.base = `${opts.url.replace(/\/+$/, '').replace(/\/ari$/, '')}/ari`;
+    // Credentials come from user and password: any in the URL are dropped (fetch refuses them) and never logged.
+    this.base = `${splitCredentials(opts.url).url.replace(/\/+$/, '').replace(/\/ari$/, '')}/ari`;
+    this.shown = redactUrl(this.base);
     this.auth = `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString('base64')}`;
   }
 
@@ -90,7 +95,7 @@ export class AriClient extends EventEmitter<AriClientEvents> {
       this.connected = true;
       const again = this.everConnected;
       this.everConnected = true;
-      this.opts.logger.info({ url: this.base, app: this.opts.app, reconnected: again }, 'ARI connected');
+      this.opts.logger.info({ url: this.shown, app: this.opts.app, reconnected: again }, 'ARI connected');
       this.emit('connected', again);
     });
     ws.on('message', (data: Buffer) => {
@@ -116,13 +121,13 @@ export class AriClient extends EventEmitter<AriClientEvents> {
       // While Asterisk stays away: the first failure and every tenth after it are warnings.
       this.failures++;
       const level = this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug';
-      this.opts.logger[level]({ url: this.base, err: err.message, attempts: this.failures }, 'cannot reach ARI; retrying');
+      this.opts.logger[level]({ url: this.shown, err: redactError(err), attempts: this.failures }, 'cannot reach ARI; retrying');
     });
     ws.on('close', () => {
       this.ws = undefined;
       if (this.connected) {
         this.connected = false;
-        this.opts.logger.warn({ url: this.base }, 'ARI disconnected; reconnecting');
+        this.opts.logger.warn({ url: this.shown }, 'ARI disconnected; reconnecting');
         this.emit('disconnected', 'websocket closed');
       }
       if (this.closed) return;

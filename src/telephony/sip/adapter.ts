@@ -20,6 +20,9 @@ import type { CallSessionOptions } from '../rtp-call.js';
 import { SdpNegotiationError, negotiate, offer, type OfferedFormat } from '../sdp/negotiate.js';
 import { SipCall, addFormats, sdpOf } from './call.js';
 
+/** CallMetadata.source of SIP calls: their sessions count against the calls' share of the session pool. */
+const SIP_SOURCE = 'sip';
+
 export interface SipAdapterOptions extends CallSessionOptions {
   rtp: RtpListener;
   /** The address SDP answers give (where callers send RTP). */
@@ -141,7 +144,7 @@ export class SipAdapter {
     });
     if (this.closing) return this.reject(res, 503, 'unavailable', 'shutting down', req);
     if (this.allow.size > 0 && !this.allow.has(req.source_address)) return this.reject(res, 403, 'forbidden', `source ${req.source_address} is not allowed`, req);
-    if (this.calls.size + this.pending >= this.opts.maxCalls || this.opts.sessions.full) return this.reject(res, 486, 'busy', 'at capacity', req);
+    if (this.calls.size + this.pending >= this.opts.maxCalls || this.opts.sessions.refusal(SIP_SOURCE) !== undefined) return this.reject(res, 486, 'busy', 'at capacity', req);
     this.pending++;
     let endpoint: RtpEndpoint | undefined;
     let answered = false;
@@ -219,7 +222,7 @@ export class SipAdapter {
       ...(to ? { to } : {}),
       direction: 'inbound',
       speaker: 'mixed',
-      source: 'sip',
+      source: SIP_SOURCE,
     };
   }
 

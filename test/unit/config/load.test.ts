@@ -49,6 +49,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { THEO_RTP_FORK_PORTS: '41000,x' } })).toThrow(/THEO_RTP_FORK_PORTS="41000,x" is not a comma-separated list of ports/);
   });
 
+  it('call admission: fork limits and the shares of the session pool, with defaults and clear errors', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.telephony.fork).toEqual({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 32, maxCallsPerAddress: 50 });
+    expect(c.sessions.shares).toEqual({ calls: 0.8, fork: 0.5 });
+    const set = loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 0.9, fork: 0.9 } }, telephony: { fork: { probationPackets: 3, maxCallsPerAddress: 500 } } } });
+    expect(set.sessions.shares).toEqual({ calls: 0.9, fork: 0.9 });
+    expect(set.telephony.fork).toMatchObject({ probationPackets: 3, maxPendingPerAddress: 32, maxCallsPerAddress: 500 });
+    expect(() => loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 0.3, fork: 0.5 } } } })).toThrow(/sessions\.shares: sessions\.shares\.fork must be <= sessions\.shares\.calls/);
+    expect(() => loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 1.5 } } } })).toThrow(/sessions\.shares\.calls/);
+    expect(() => loadConfig({ env: {}, overrides: { telephony: { fork: { probationPackets: 1 } } } })).toThrow(/telephony\.fork\.probationPackets/);
+    expect(() => loadConfig({ env: {}, overrides: { telephony: { webhooks: [{ url: 'http://x/', name: 'no spaces' }] } } })).toThrow(/a webhook name is 1-64 letters/);
+  });
+
   it('telephony: the SIP adapter from the environment or overrides, with defaults, clear errors and valid number rules', () => {
     const c = loadConfig({ env: { THEO_DRACHTIO_HOST: '10.0.0.3', THEO_DRACHTIO_PORT: '9023', THEO_DRACHTIO_SECRET: 'cymru' } });
     expect(c.telephony.sip).toEqual({ host: '10.0.0.3', port: 9023, secret: 'cymru', codecs: ['PCMU', 'PCMA', 'L16'], maxCalls: 500, ringMs: 0, mediaTimeoutMs: 30_000, allow: [], pingIntervalMs: 15_000, numbers: [] });

@@ -126,6 +126,24 @@ describe('HubClient', () => {
     expect(err.message).toMatch(new RegExp(`cannot reach hub http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
   });
 
+  it('keeps user:password in the endpoint out of request URLs (sent as Basic auth) and out of every error', async () => {
+    const endpoint = hub.url.replace('http://', 'http://mirror:m1rr0rpass@');
+    const info = await new HubClient({ endpoint }).modelInfo(REPO);
+    expect(info.sha).toBe(repo.sha);
+    expect(hub.requests.at(-1)!.authorization).toBe(`Basic ${Buffer.from('mirror:m1rr0rpass').toString('base64')}`);
+    const missing = await rejection(new HubClient({ endpoint }).modelInfo('someone/missing'));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const down = await rejection(new HubClient({ endpoint: `http://mirror:m1rr0rpass@127.0.0.1:${port}` }).modelInfo(REPO));
+    expect(down.message).toMatch(new RegExp(`cannot reach hub http://\\*\\*\\*@127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    for (const err of [missing, down]) {
+      expect(isTheoErrorCode(err, 'hub_failed')).toBe(true);
+      expect(`${err.message} ${JSON.stringify((err as { details?: unknown }).details)}`).not.toContain('m1rr0rpass');
+    }
+  });
+
   it('rejects a malformed repository id before any request', async () => {
     const err = await rejection(new HubClient({ endpoint: hub.url }).modelInfo('../../etc'));
     expect(isTheoErrorCode(err, 'invalid_argument')).toBe(true);

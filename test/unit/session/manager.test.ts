@@ -84,6 +84,33 @@ describe('session manager', () => {
     await manager.shutdown();
   });
 
+  it('keeps the API its part of the pool: calls hold at most shares.calls of max, RTP fork calls shares.fork', async () => {
+    const { manager } = setup({ sessions: { max: 10, shares: { calls: 0.6, fork: 0.3 } }, tickMs: 0 });
+    const call = (source: string) => ({ callId: 'c', direction: 'inbound' as const, source });
+    const open = (id: string, source?: string) => manager.create({ id, model: 'm', inputRate: 8000, ...(source ? { call: call(source) } : {}) });
+    for (let i = 0; i < 3; i++) open(`fork${i}`, 'rtp-fork');
+    expect(manager.refusal('rtp-fork')).toBe('fork_share');
+    expect(codeOf(() => open('fork3', 'rtp-fork'))).toBe('session_limit');
+    // Other calls still come in, up to the calls' share (6 of 10), fork calls included.
+    expect(manager.refusal('sip')).toBeUndefined();
+    for (let i = 0; i < 3; i++) open(`sip${i}`, 'sip');
+    expect(manager.refusal('sip')).toBe('calls_share');
+    expect(manager.refusal('ari')).toBe('calls_share');
+    expect(codeOf(() => open('ari0', 'ari'))).toBe('session_limit');
+    // The API takes the rest of the pool, and no more.
+    expect(manager.refusal()).toBeUndefined();
+    for (let i = 0; i < 4; i++) open(`api${i}`);
+    expect(manager.refusal()).toBe('session_limit');
+    expect(manager.full).toBe(true);
+    expect(codeOf(() => open('api4'))).toBe('session_limit');
+    expect(manager.size).toBe(10);
+    // A fork call that ends gives its place back (to the fork, or to other calls).
+    await manager.close('fork0');
+    expect(manager.refusal('rtp-fork')).toBeUndefined();
+    expect(open('fork4', 'rtp-fork').id).toBe('fork4');
+    await manager.shutdown();
+  });
+
   it('close() closes one session and drops it from the map; an unknown id gives false', async () => {
     const { manager } = setup({ tickMs: 0 });
     const a = manager.create({ id: 'a', model: 'm', inputRate: 16000 });

@@ -111,14 +111,42 @@ describe('RtpCallSession', () => {
     expect(s.pushed).toBe(160);
   });
 
-  it("numbers a call's later sessions: a codec change, and a later stream given the first one's next index", () => {
+  it("a codec change to another rate stays the call's one session, resampled to its rate; a later stream gets the next index", () => {
     const first = setup();
     first.stream.emit('audio', frame(160));
-    first.stream.emit('audio', frame(320, 'audio', 16000)); // codec change: a new session
-    expect(first.created.map((o) => o.id)).toEqual(['call_c_1', 'call_c_1_1']);
+    for (let i = 0; i < 50; i++) first.stream.emit('audio', frame(320, 'audio', 16000)); // 1 s at 16 kHz
+    expect(first.created.map((o) => o.id)).toEqual(['call_c_1']);
+    // 1 s at 16 kHz is 1 s at the session's 8 kHz, less what the resampler's filter still holds.
+    const pushed = first.sessions[0]!.pushed - 160;
+    expect(pushed).toBeGreaterThan(8000 - 100);
+    expect(pushed).toBeLessThanOrEqual(8000);
     const later = setup(first.call.nextIndex);
     later.stream.emit('audio', frame(160));
-    expect(later.created.map((o) => o.id)).toEqual(['call_c_1_2']);
+    expect(later.created.map((o) => o.id)).toEqual(['call_c_1_1']);
+  });
+
+  it('opens its session at once when it is given the rate, and reports a failure to open to onOpenFailed', () => {
+    const stream = new FakeStream();
+    const created: CreateSessionOptions[] = [];
+    const ok = { create: (o: CreateSessionOptions) => (created.push(o), new FakeSession(o.id ?? 'x', o.call) as unknown as Session) } as unknown as SessionManager;
+    const opts = { hub: new CallHub(), logger: pino({ level: 'silent' }), model: 'm', rate: 16000 };
+    const call = new RtpCallSession(stream as unknown as RtpStream, { callId: 'c', direction: 'inbound', source: 'test' }, { ...opts, sessions: ok });
+    expect(created.map((o) => o.inputRate)).toEqual([16000]);
+    expect(call.live).toBe(true);
+    const failures: unknown[] = [];
+    const full = { create: () => { throw new Error('too many sessions'); } } as unknown as SessionManager;
+    const refused = new RtpCallSession(new FakeStream() as unknown as RtpStream, { callId: 'd', direction: 'inbound', source: 'test' }, { ...opts, sessions: full, onOpenFailed: (e) => failures.push(e) });
+    expect(refused.live).toBe(false);
+    expect(failures.map((e) => (e as Error).message)).toEqual(['too many sessions']);
+  });
+
+  it('a digit that ends before the first audio frame (held in the jitter buffer) opens the session rather than vanish', () => {
+    const { stream, sessions } = setup();
+    stream.emit('dtmf', { digit: '1', event: 1, timestamp: 0, volume: 10, endLost: false, type: 'end', duration: 400 });
+    expect(sessions.map((s) => s.digits)).toEqual([[['1', 50]]]);
+    stream.emit('audio', frame(160));
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.pushed).toBe(160);
   });
 
   it("passes a digit's end to the session (duration at the codec's clock), not its begin", () => {

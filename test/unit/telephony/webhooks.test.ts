@@ -4,13 +4,15 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallHub } from '../../../src/telephony/call-hub.js';
-import { WebhookSink, signature } from '../../../src/telephony/webhooks.js';
+import { WebhookSink, createWebhookMetrics, signature, webhookLabels } from '../../../src/telephony/webhooks.js';
 import type { WebhookConfig } from '../../../src/config/schema.js';
 
 interface Hit {
   body: string;
+  url: string;
   headers: http.IncomingHttpHeaders;
 }
 
@@ -26,7 +28,7 @@ async function receiver(script: number[] = []): Promise<{ url: string; hits: Hit
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      hits.push({ body, headers: req.headers });
+      hits.push({ body, url: req.url ?? '', headers: req.headers });
       res.statusCode = script.shift() ?? 200;
       res.end();
     });
@@ -101,5 +103,38 @@ describe('WebhookSink', () => {
     hub.emit('event', { type: 'vad.speech_start' });
     await until(() => rx.hits.length === 2);
     await sink.close();
+  });
+
+  it('keeps credentials out of /metrics and the logs: labelled by name or host, userinfo sent as Basic auth', async () => {
+    const rx = await receiver([400]);
+    const { port } = new URL(rx.url);
+    const secrets = ['hookpass', 'tok9f8e7d6c5b4a3928', 'qs3cret'];
+    const url = (p: string): string => `http://hookuser:hookpass@127.0.0.1:${p}/hooks/tok9f8e7d6c5b4a3928?token=qs3cret&v=2`;
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const registry = new Registry();
+    const metrics = createWebhookMetrics(registry);
+    const hub = new CallHub();
+    const sink = new WebhookSink(hub, config(url(port)), log, metrics);
+    // Refused (400: logged as failed), then delivered; and a sink whose endpoint is down (network errors, logged).
+    const named = new WebhookSink(hub, config(url('9'), { name: 'crm', maxRetries: 0 }), log, metrics);
+    hub.emit('event', { type: 'transcript.final', text: 'a' });
+    hub.emit('event', { type: 'transcript.final', text: 'b' });
+    await until(() => sink.delivered === 1);
+    await until(() => lines.filter((l) => l.includes('webhook delivery failed')).length === 3);
+    expect(rx.hits.map((h) => h.url)).toEqual(['/hooks/tok9f8e7d6c5b4a3928?token=qs3cret&v=2', '/hooks/tok9f8e7d6c5b4a3928?token=qs3cret&v=2']);
+    expect(rx.hits[1]!.headers.authorization).toBe(`Basic ${Buffer.from('hookuser:hookpass').toString('base64')}`);
+    const text = await registry.metrics();
+    expect(text).toContain(`theo_webhook_queue{webhook="127.0.0.1:${port}"} 0`);
+    expect(text).toContain('theo_webhook_queue{webhook="crm"} 0');
+    const logged = lines.join('');
+    expect(logged).toContain('webhook request failed');
+    expect(logged).toContain(`"url":"http://***@127.0.0.1:${port}/hooks/***?token=***&v=***"`);
+    for (const s of secrets) {
+      expect(text).not.toContain(s);
+      expect(logged).not.toContain(s);
+    }
+    await Promise.all([sink.close(), named.close(100)]);
+    expect(webhookLabels([config('http://a:1/x'), config('http://u:p@a:1/y'), config('http://b/z', { name: 'crm' }), config('http://c/', { name: 'crm' })])).toEqual(['a:1', 'a:1#2', 'crm', 'crm#2']);
   });
 });

@@ -195,6 +195,35 @@ describe('DtmfDetector', () => {
     expect(out.map((e) => `${e.type}:${e.digit}`)).toEqual(['begin:1', 'end:1', 'begin:2', 'end:2']);
   });
 
+  it('a digit whose packets arrive after the next one began (reordered within the jitter window) is reported, flagged reordered', () => {
+    const { out, push } = harness();
+    push(2000, true, { event: 2, end: false, volume: 10, duration: 160 }); // the later digit's first packet overtook
+    push(1000, true, { event: 1, end: false, volume: 12, duration: 160 });
+    push(1000, false, { event: 1, end: false, volume: 12, duration: 480 });
+    for (let i = 0; i < 3; i++) push(1000, false, { event: 1, end: true, volume: 12, duration: 640 });
+    push(2000, false, { event: 2, end: false, volume: 10, duration: 320 });
+    for (let i = 0; i < 3; i++) push(2000, false, { event: 2, end: true, volume: 10, duration: 480 });
+    expect(out).toEqual([
+      { type: 'begin', digit: '2', event: 2, timestamp: 2000, duration: 160, volume: 10, endLost: false },
+      { type: 'begin', digit: '1', event: 1, timestamp: 1000, duration: 160, volume: 12, endLost: false, reordered: true },
+      { type: 'end', digit: '1', event: 1, timestamp: 1000, duration: 640, volume: 12, endLost: false, reordered: true },
+      { type: 'end', digit: '2', event: 2, timestamp: 2000, duration: 480, volume: 10, endLost: false },
+    ]);
+  });
+
+  it('a digit older than the jitter window is dropped: counted once (push says late), never reported', () => {
+    const det = new DtmfDetector({ reorderWindowMs: 200 });
+    const out: DtmfEvent[] = [];
+    const push = (ts: number, f: TelephoneEventFields): ReturnType<DtmfDetector['push']> => det.push(ts, false, ev(f), (e) => out.push(e), 8000);
+    push(20_000, { event: 2, end: true, volume: 10, duration: 480 });
+    // Digit 1 ended 1,000 ms before digit 2 began (8,000 ticks at 8 kHz): far past a 200 ms window.
+    expect(push(10_000, { event: 1, end: false, volume: 10, duration: 2000 })).toBe('late');
+    expect(push(10_000, { event: 1, end: true, volume: 10, duration: 2000 })).toBeUndefined();
+    // Ended 150 ms (1,200 ticks) before: within it.
+    expect(push(17_000, { event: 3, end: true, volume: 10, duration: 1800 })).toBeUndefined();
+    expect(out.map((e) => `${e.type}:${e.digit}${e.reordered ? ':reordered' : ''}`)).toEqual(['begin:2', 'end:2', 'begin:3:reordered', 'end:3:reordered']);
+  });
+
   it('reordered continuation packets never shrink the duration', () => {
     const { out, push } = harness();
     push(1000, true, { event: 4, end: false, volume: 10, duration: 160 });

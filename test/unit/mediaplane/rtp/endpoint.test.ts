@@ -5,7 +5,8 @@ import { MediaClock } from '../../../../src/mediaplane/clock.js';
 import { RtpListener } from '../../../../src/mediaplane/rtp/listener.js';
 import { serializeRtp } from '../../../../src/mediaplane/rtp/packet.js';
 import { writeTelephoneEvent } from '../../../../src/mediaplane/rtp/dtmf.js';
-import type { AudioFrame } from '../../../../src/mediaplane/rtp/stream.js';
+import { PCMA, PCMU } from '../../../../src/mediaplane/codec/codec.js';
+import { SWITCH_PACKETS, type AudioFrame } from '../../../../src/mediaplane/rtp/stream.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { createRegistry } from '../../../../src/observability/metrics.js';
 
@@ -263,5 +264,107 @@ describe('RtpEndpoint receive path', () => {
     expect(text).toMatch(/^theo_rtp_packet_loss_total 0$/m);
     expect(text).toMatch(/# TYPE theo_rtp_jitter_seconds histogram/);
   });
-});
 
+  describe('payload formats within one stream', () => {
+    const decoded = (codec: typeof PCMU, bytes: Uint8Array): number[] => {
+      const out = new Int16Array(bytes.length);
+      codec.decode(bytes, out, 0);
+      return [...out];
+    };
+    /** An endpoint of a fresh listener, with its streams counted and their frames and resets collected. */
+    async function watched(): Promise<{ rtp: RtpListener; ep: Awaited<ReturnType<RtpListener['open']>>; frames: AudioFrame[]; resets: string[]; streams: () => number }> {
+      const rtp = setup().listener;
+      const ep = await rtp.open();
+      const frames: AudioFrame[] = [];
+      const resets: string[] = [];
+      let streams = 0;
+      ep.on('stream', (s) => {
+        streams++;
+        s.on('audio', collect(frames));
+        s.on('reset', (r) => resets.push(r));
+      });
+      return { rtp, ep, frames, resets, streams: () => streams };
+    }
+
+    it('PCMU and PCMA alternating (one clock): one timeline, each packet decoded with its own codec, no reset', async () => {
+      const { rtp, ep, frames, resets } = await watched();
+      for (let i = 0; i < 6; i++) ep.onDatagram(pcmu(10 + i, 160 * i, { pt: i % 2 === 0 ? 0 : 8, byte: 0x2a, len: 4 }), A, 4000, 20 * i);
+      rtp.onTick(500);
+      expect(resets).toEqual([]);
+      expect(frames.map((f) => [f.timestamp, f.kind])).toEqual([0, 160, 320, 480, 640, 800].flatMap((t) => [[t, 'audio'], ...(t < 800 ? [[t + 4, 'silence']] : [])]));
+      const audio = frames.filter((f) => f.kind === 'audio').map((f) => [...f.pcm]);
+      const bytes = new Uint8Array(4).fill(0x2a);
+      expect(audio).toEqual([0, 1, 2, 3, 4, 5].map((i) => decoded(i % 2 === 0 ? PCMU : PCMA, bytes)));
+      expect(decoded(PCMU, bytes)).not.toEqual(decoded(PCMA, bytes));
+    });
+
+    it('PCMU and L16/16000 alternating on every packet: one stream on its first clock, the other packets dropped and counted as flapping', async () => {
+      const { rtp, ep, frames, resets, streams } = await watched();
+      for (let i = 0; i < 40; i++) {
+        const wide = i % 2 === 1;
+        ep.onDatagram(pcmu(10 + i, 160 * i, { pt: wide ? 118 : 0, len: wide ? 640 : 160 }), A, 4000, 20 * i);
+        rtp.onTick(20 * i);
+      }
+      rtp.onTick(2000);
+      expect(streams()).toBe(1);
+      expect(resets).toEqual([]);
+      expect(new Set(frames.map((f) => f.sampleRate))).toEqual(new Set([8000]));
+      const c = rtp.counters;
+      expect(c.outcome.payload_flap).toBe(20);
+      expect(c.formatSwitches).toBe(0);
+      expect(c.outcomesTotal()).toBe(c.datagrams);
+    });
+
+    it(`switches to a format of another clock after ${SWITCH_PACKETS} packets of it in a row (a codec change): one reset, one stream`, async () => {
+      const { rtp, ep, frames, resets, streams } = await watched();
+      let t = 0;
+      for (let i = 0; i < 10; i++, t += 20) ep.onDatagram(pcmu(10 + i, 160 * i), A, 4000, t);
+      for (let i = 0; i < 10; i++, t += 20) ep.onDatagram(pcmu(20 + i, 50_000 + 320 * i, { pt: 118, len: 640 }), A, 4000, t);
+      rtp.onTick(t + 500);
+      expect(streams()).toBe(1);
+      expect(resets).toEqual(['codec_change']);
+      const c = rtp.counters;
+      expect(c.formatSwitches).toBe(1);
+      expect(c.outcome.payload_flap).toBe(SWITCH_PACKETS - 1);
+      const wide = frames.filter((f) => f.sampleRate === 16000 && f.kind === 'audio');
+      expect(wide.reduce((n, f) => n + f.pcm.length, 0)).toBe(320 * (10 - SWITCH_PACKETS + 1));
+    });
+  });
+
+  describe('RTCP', () => {
+    const bye = (ssrc: number): Buffer => {
+      const b = Buffer.from('81cb000100000000', 'hex');
+      b.writeUInt32BE(ssrc, 4);
+      return b;
+    };
+
+    it("a BYE ends a multi-source stream of its sender (same address, its RTP port or the next, its SSRC) and only that", async () => {
+      const { listener } = setup();
+      const ep = await listener.open({ sourcePolicy: 'multi', allow: [A, B] });
+      const closed: string[] = [];
+      ep.on('stream', (s) => s.on('close', (r) => closed.push(`${s.source.port}:${r}`)));
+      for (const port of [4000, 4002, 4004]) ep.onDatagram(pcmu(1, 0, { ssrc: port }), A, port, 0);
+      ep.onRtcpDatagram(bye(4000), B, 4000); // another address
+      ep.onRtcpDatagram(bye(4000), A, 4002); // another source's port
+      ep.onRtcpDatagram(bye(4002), A, 4003); // its RTP port + 1: its own
+      ep.onRtcpDatagram(bye(4004), A, 4004); // multiplexed
+      expect(closed).toEqual(['4002:bye', '4004:bye']);
+      expect(ep.streams().map((s) => s.source.port)).toEqual([4000]);
+      const c = listener.counters;
+      expect(c.rtcp).toMatchObject({ bye: 2, bye_unknown: 2 });
+    });
+
+    it('on a pinned port a BYE is counted and the stream goes on (its signalling ends the call); foreign RTCP is dropped', async () => {
+      const { listener } = setup();
+      const ep = await listener.open();
+      ep.onDatagram(pcmu(1, 0), A, 4000, 0);
+      ep.onRtcpDatagram(bye(0x1234), A, 4001);
+      ep.onRtcpDatagram(bye(0x1234), B, 4001);
+      ep.onDatagram(bye(0x1234), A, 4000, 1); // multiplexed: an RTP outcome, then read as RTCP
+      expect(ep.streams()).toHaveLength(1);
+      const c = listener.counters;
+      expect(c.rtcp).toMatchObject({ bye_ignored: 2, foreign_source: 1 });
+      expect(c.outcome.rtcp).toBe(1);
+    });
+  });
+});
