@@ -332,13 +332,20 @@ const telephonySchema = z
          * and no session, and its packets are replayed into the call once it is admitted.
          */
         probationPackets: z.number().int().min(2).max(50).default(5),
-        /** Unproven sources of one address at once; more are refused until some prove themselves or go quiet. */
-        maxPendingPerAddress: z.number().int().min(1).max(4096).default(32),
-        /** Calls from one source address at once (every fork port together). */
-        maxCallsPerAddress: z.number().int().min(1).max(100_000).default(50),
+        /**
+         * Unproven sources of one address at once; more are refused until some prove themselves or go quiet.
+         * High enough for a dialler starting a burst of calls from one switch (each is unproven for ~100 ms).
+         */
+        maxPendingPerAddress: z.number().int().min(1).max(4096).default(128),
+        /**
+         * Calls from one source address at once (every fork port together); 0 = no cap but the fork's share of
+         * the session pool. A switch or SBC forks all its calls from one address, so a default cap would refuse
+         * real calls; set one where several senders share a fork.
+         */
+        maxCallsPerAddress: z.number().int().min(0).max(100_000).default(0),
       })
       .strict()
-      .default({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 32, maxCallsPerAddress: 50 }),
+      .default({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 128, maxCallsPerAddress: 0 }),
     webhooks: z.array(webhookSchema).default([]),
     /** Asterisk ARI controller (off when not set). */
     ari: ariSchema.optional(),

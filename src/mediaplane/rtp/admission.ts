@@ -219,7 +219,8 @@ export class SourceAdmission {
   }
 
   private judge(source: RtpSource, clockRate: number): SourceRefusal | undefined {
-    if ((this.streamsByAddress.get(source.address) ?? 0) >= this.opts.maxStreamsPerAddress) return 'address_limit';
+    const cap = this.opts.maxStreamsPerAddress;
+    if (cap > 0 && (this.streamsByAddress.get(source.address) ?? 0) >= cap) return 'address_limit';
     return this.opts.admit?.(source, clockRate);
   }
 

@@ -51,11 +51,11 @@ describe('loadConfig', () => {
 
   it('call admission: fork limits and the shares of the session pool, with defaults and clear errors', () => {
     const c = loadConfig({ env: {} });
-    expect(c.telephony.fork).toEqual({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 32, maxCallsPerAddress: 50 });
+    expect(c.telephony.fork).toEqual({ ports: [], allow: [], probationPackets: 5, maxPendingPerAddress: 128, maxCallsPerAddress: 0 });
     expect(c.sessions.shares).toEqual({ calls: 0.8, fork: 0.5 });
     const set = loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 0.9, fork: 0.9 } }, telephony: { fork: { probationPackets: 3, maxCallsPerAddress: 500 } } } });
     expect(set.sessions.shares).toEqual({ calls: 0.9, fork: 0.9 });
-    expect(set.telephony.fork).toMatchObject({ probationPackets: 3, maxPendingPerAddress: 32, maxCallsPerAddress: 500 });
+    expect(set.telephony.fork).toMatchObject({ probationPackets: 3, maxPendingPerAddress: 128, maxCallsPerAddress: 500 });
     expect(() => loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 0.3, fork: 0.5 } } } })).toThrow(/sessions\.shares: sessions\.shares\.fork must be <= sessions\.shares\.calls/);
     expect(() => loadConfig({ env: {}, overrides: { sessions: { shares: { calls: 1.5 } } } })).toThrow(/sessions\.shares\.calls/);
     expect(() => loadConfig({ env: {}, overrides: { telephony: { fork: { probationPackets: 1 } } } })).toThrow(/telephony\.fork\.probationPackets/);

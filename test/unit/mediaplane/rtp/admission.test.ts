@@ -132,6 +132,14 @@ describe('source admission', () => {
     ]);
   });
 
+  it('maxStreamsPerAddress 0 sets no cap: one address (a switch forking all its calls) gets every stream', async () => {
+    const { listener, eps } = await setup({ packets: 2, perAddress: 0 });
+    const ep = eps[0]!;
+    for (let i = 0; i < 150; i++) talk(ep, A, 6000 + 2 * i, 2);
+    expect(ep.streams()).toHaveLength(150);
+    expect(listener.counters.refused.address_limit ?? 0).toBe(0);
+  });
+
   it("the owner's refusal is counted by its reason; a refused source tries again after RETRY_MS; refuse() closes an admitted stream", async () => {
     let answer: ReturnType<AdmitHook> = 'fork_share';
     const asked: Array<[string, number]> = [];
