@@ -150,6 +150,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     apiKey: config.api.apiKey,
     sessions: stack.sessions,
     defaultModel: config.models.default,
+    // As an upload would: an installed model without a worker gets one started.
+    models: (name) => catalog.capabilities(catalog.resolve(name)),
     vad: config.vad,
     calls: telephony.hub,
     registry,
