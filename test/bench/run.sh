@@ -16,4 +16,5 @@ npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
 npx tsx test/bench/latency.bench.ts
 npx tsx test/bench/ws-load.bench.ts
+npx tsx test/bench/ptt.bench.ts
 npx tsx test/bench/calls.bench.ts

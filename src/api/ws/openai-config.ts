@@ -168,6 +168,7 @@ export function sessionOptions(s: OpenAiSettings, base: VadConfig, defaultModel:
     hotWords: s.keywords,
     interimResults: true,
     realtime: true,
+    ...(s.turnDetection === null ? { pushToTalk: true } : {}),
     vad: vadOf(s.turnDetection, base),
     ...(s.noiseReduction !== undefined ? { denoise: s.noiseReduction !== null } : {}),
   };

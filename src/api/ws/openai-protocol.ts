@@ -8,7 +8,8 @@
 // every server event has an `event_id`. A Theo session starts with the first audio; a change of format,
 // model, language, turn detection or noise reduction after that ends it (its finals still arrive) and the
 // next audio starts another. An update naming a model or language the catalog does not have is refused
-// (`error`, settings unchanged) before any audio is taken. docs/REALTIME.md describes the mapping.
+// (`error`, settings unchanged) before any audio is taken. Without turn detection (push-to-talk) audio
+// streams to the worker as it arrives, so a commit only has to finalise. docs/REALTIME.md describes the mapping.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { z } from 'zod';
@@ -197,7 +198,7 @@ export class OpenAiRealtimeConnection {
 
   private clear(): void {
     const s = this.session;
-    if (s) this.items.cutByClient(true, () => s.commit());
+    if (s) this.items.cutByClient(true, () => s.commit(true));
     this.uncommittedMs = 0;
     this.send({ type: 'input_audio_buffer.cleared' });
   }
