@@ -168,6 +168,14 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     apiKey: config.api.apiKey,
     sessions: stack.sessions,
     defaultModel: config.models.default,
+    // As an upload would: an installed model without a worker gets one started.
+    // A model that is down (its workers keep failing) is refused at connect, before any audio is taken.
+    models: (name) => {
+      const caps = catalog.capabilities(catalog.resolve(name));
+      const down = workers.down(name);
+      if (down) throw down;
+      return caps;
+    },
     vad: config.vad,
     calls: telephony.hub,
     registry,

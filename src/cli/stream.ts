@@ -1,9 +1,10 @@
 // `theo transcribe --stream FILE`: the file goes through a live session as a caller's audio would, in 20 ms
 // frames at real-time pace (or as fast as the session takes them with --fast), with the model in a worker
 // process as under `theo serve`. Partials are shown in place on a terminal, finals one per line; --json
-// prints every session event as one JSON line.
+// prints every session event as one JSON line, in the form the WebSocket API sends (snake_case).
 import { readFile } from 'node:fs/promises';
 import type { TheoConfig } from '../config/index.js';
+import { toWireAll } from '../api/ws/events.js';
 import { decodeAudio } from '../audio/decode.js';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -71,7 +72,7 @@ export async function streamCommand(
       session.on('event', (ev: SessionEvent) => {
         if (ev.type === 'transcript.final') result.finals++;
         if (ev.type === 'error') result.errors++;
-        if (opts.json) out.write(`${JSON.stringify(ev)}\n`);
+        if (opts.json) out.write(`${JSON.stringify(toWireAll(ev))}\n`);
         else if (ev.type === 'transcript.partial' && tty) {
           out.write(`\r\x1b[K\x1b[2m${ev.text}\x1b[0m`);
           partialShown = true;

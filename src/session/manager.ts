@@ -46,6 +46,8 @@ export interface CreateSessionOptions {
   itn?: boolean;
   interimResults?: boolean;
   realtime?: boolean;
+  /** The client's commits end utterances: audio streams to the worker as it arrives (see SessionOptions). */
+  pushToTalk?: boolean;
   preprocess?: boolean;
   gain?: boolean;
   denoise?: boolean | 'auto';
@@ -123,6 +125,7 @@ export class SessionManager {
         itn: o.itn ?? this.opts.itn,
         interimResults: o.interimResults ?? true,
         realtime: o.realtime ?? true,
+        ...(o.pushToTalk ? { pushToTalk: true } : {}),
         preprocess: { enabled: o.preprocess ?? p.enabled, dc: p.dc, gain: o.gain ?? p.gain, denoise: o.denoise ?? p.denoise },
         vad: { ...this.opts.vad, ...o.vad },
         call: o.call,

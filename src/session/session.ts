@@ -46,6 +46,12 @@ export interface SessionOptions {
   interimResults: boolean;
   /** Input arrives at real-time pace (a call, a microphone): running ahead is rate-limited. False: a file fed as fast as it can be. */
   realtime: boolean;
+  /**
+   * Push-to-talk: the client's commit ends each utterance (the VAD ends one only after a long pause), so the
+   * open utterance streams to the worker as the VAD decides it rather than held back for an end that will
+   * not come, and a commit only has to finalise.
+   */
+  pushToTalk?: boolean;
   preprocess: { enabled: boolean; dc: boolean | 'auto'; gain: boolean; denoise: boolean | 'auto' };
   vad: VadConfig;
   sessions: SessionsConfig;
@@ -85,6 +91,8 @@ interface Utterance {
   answered: boolean;
   /** Committed because the buffer filled before its final came: it cannot be resent after a crash. */
   forceCommitted: boolean;
+  /** Cut by commit(discard): its partials and final are not emitted and it is no context for later ones. */
+  discarded: boolean;
 }
 
 export interface SessionStats {
@@ -276,13 +284,15 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /**
    * Finalises the open utterance now (a client's explicit commit): it ends where the audio is (`forced`) and
-   * speech that goes on continues as the next utterance. Returns the committed segment id, or undefined when
-   * no utterance is open.
+   * speech that goes on continues as the next utterance. With `discard` (a client clearing its buffer) the
+   * utterance's text is never emitted: what the worker was already sent is dropped when its final comes.
+   * Returns the committed segment id, or undefined when no utterance is open.
    */
-  commit(): number | undefined {
+  commit(discard = false): number | undefined {
     const open = this.openUtterance();
     if (!open || this.closing || this.finished) return undefined;
     const now = this.now();
+    open.discarded = discard;
     this.endUtterance(open, this.ring.writeOffset, true, now);
     this.startUtterance(this.ring.writeOffset, now, true);
     return open.segmentId;
@@ -490,6 +500,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * batching is timed, before and after a crash recovery.
    */
   private liveLimit(): number {
+    if (this.opts.pushToTalk) return this.decided();
     const hold = Math.max(0, Math.round(((this.opts.vad.minSilenceMs - this.opts.vad.speechPadMs) / 1000) * this.audioRate));
     return Math.max(0, this.decided() - hold);
   }
@@ -552,6 +563,7 @@ export class Session extends EventEmitter<SessionEvents> {
       endWall: 0,
       answered: false,
       forceCommitted: false,
+      discarded: false,
     };
     this.pending.push(u);
     const s = this.machine.state;
@@ -690,7 +702,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     if (ev.kind === 'partial') {
       // A partial may still come after the speech end (the worker lags the audio): it is news until the final.
-      if (!this.opts.interimResults) return;
+      if (!this.opts.interimResults || u.discarded) return;
       this.emitEvent({ type: 'transcript.partial', segmentId: u.segmentId, text: ev.text, stable: '', startMs: this.ms(u.start), endMs: this.ms(u.sent) });
       return;
     }
@@ -706,9 +718,20 @@ export class Session extends EventEmitter<SessionEvents> {
       this.emitEvent({ type: 'error', code: 'final_missing', message: `segment ${s.segmentId} got no final`, recoverable: true });
     }
     this.lastCommittedSegment = u.segmentId;
+    const end = u.end ?? u.sent;
+    if (!u.discarded) this.emitFinal(u, raw, confidence, language, words, end, now);
+    const next = this.pending.find((x) => !x.forceCommitted);
+    const fence = Math.min(end, next?.start ?? end);
+    if (fence > this.ring.committedOffset) this.ring.commit(fence);
+    this.deps.wal.commit({ sessionId: this.id, segmentId: u.segmentId, offset: this.ring.committedOffset, timestamp: now });
+    if (this.opts.capabilities.architecture === 'encoder-decoder') this.stream?.updatePrompt(this.context.prompt(), this.opts.capabilities.hotWords ? this.hotWords : []);
+    if (this.pending.every((x) => x.end === undefined)) for (const w of this.finalWaiters.splice(0)) w();
+    if (this.isReady()) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private emitFinal(u: Utterance, raw: string, confidence: number, language: string, words: EngineWord[], end: number, now: number): void {
     this.segments++;
     const text = this.deps.postprocessor.apply(raw, { itn: this.opts.itn, hotWords: this.hotWords, language: language || this.opts.language || 'en' });
-    const end = u.end ?? u.sent;
     this.emitEvent({
       type: 'transcript.final',
       segmentId: u.segmentId,
@@ -723,13 +746,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.deps.metrics?.observeConfidence(confidence);
     if (u.endWall > 0) this.deps.metrics?.finalDelay.observe(Math.max(0, now - u.endWall) / 1000);
     if (raw.trim()) this.context.addFinal(raw);
-    const next = this.pending.find((x) => !x.forceCommitted);
-    const fence = Math.min(end, next?.start ?? end);
-    if (fence > this.ring.committedOffset) this.ring.commit(fence);
-    this.deps.wal.commit({ sessionId: this.id, segmentId: u.segmentId, offset: this.ring.committedOffset, timestamp: now });
-    if (this.opts.capabilities.architecture === 'encoder-decoder') this.stream?.updatePrompt(this.context.prompt(), this.opts.capabilities.hotWords ? this.hotWords : []);
-    if (this.pending.every((x) => x.end === undefined)) for (const w of this.finalWaiters.splice(0)) w();
-    if (this.isReady()) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   private startRecovery(reason: string, broken: boolean): void {

@@ -17,4 +17,5 @@ npx tsx test/bench/api.bench.ts
 npx tsx test/bench/registry-scan.bench.ts
 npx tsx test/bench/latency.bench.ts
 npx tsx test/bench/ws-load.bench.ts
+npx tsx test/bench/ptt.bench.ts
 npx tsx test/bench/calls.bench.ts

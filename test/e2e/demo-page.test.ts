@@ -1,6 +1,7 @@
 // The demo page (`GET /`) in real headless Chromium (Debian `chromium`, driven by playwright-core): its fake
 // audio capture plays a real speech file into getUserMedia, the page streams it to /v1/realtime and shows
-// the final; Stop closes the session. A wrong API key is shown as the close it causes. Set
+// the final; Stop closes the session. A wrong API key (an HTTP 401 the page cannot see on the handshake) is
+// explained from an HTTP request with the same key. Set
 // THEO_DEMO_SCREENSHOT=docs/demo-page.png to refresh the screenshot kept in docs/.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,7 +104,8 @@ describe('demo page in headless Chromium', () => {
     await page.fill('#key', 'wrong');
     await page.click('#toggle');
     await page.waitForFunction("document.getElementById('error').textContent !== ''", null, { timeout: 15_000 });
-    expect(await page.textContent('#error')).toMatch(/4401 unauthorized/);
+    await page.waitForFunction("document.getElementById('error').textContent !== 'could not connect'", null, { timeout: 15_000 });
+    expect(await page.textContent('#error')).toMatch(/unauthorized \(HTTP 401\): incorrect API key/);
     expect(await page.textContent('#toggle')).toBe('Start');
     await page.close();
   });

@@ -12,73 +12,13 @@ import WebSocket from 'ws';
 import { readWav } from '../../src/audio/wav.js';
 import { mulawEncode } from '../../src/mediaplane/codec/g711.js';
 import { SOUNDS, callAudio, pcm16 } from '../helpers/audio.js';
-import { paced, waitFor } from '../helpers/pace.js';
 import { runTheo, serveTheo, stopTheo, type TheoRun } from '../helpers/theo.js';
+import { Client, refused, text, type Msg } from '../helpers/ws-client.js';
 
 const KEY = 'test-key-123';
 const dir = mkdtempSync(join(tmpdir(), 'theo-ws-'));
 const THANKS = readWav(readFileSync(`${SOUNDS}/queue-thankyou.wav`)).samples;
 const HELLO = readWav(readFileSync(`${SOUNDS}/hello-world.wav`)).samples;
-
-interface Msg {
-  type: string;
-  [k: string]: unknown;
-}
-
-class Client {
-  readonly messages: Msg[] = [];
-  closed: { code: number; reason: string } | undefined;
-  readonly ws: WebSocket;
-  private readonly opened: Promise<void>;
-  private readonly ended: Promise<{ code: number; reason: string }>;
-
-  constructor(url: string, opts: WebSocket.ClientOptions = {}) {
-    this.ws = new WebSocket(url, opts);
-    this.ws.on('message', (d, binary) => {
-      if (!binary) this.messages.push(JSON.parse(text(d)) as Msg);
-    });
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-    this.ended = new Promise((resolve) =>
-      this.ws.once('close', (code, reason) => {
-        this.closed = { code, reason: reason.toString() };
-        resolve(this.closed);
-      }),
-    );
-  }
-
-  open(): Promise<void> {
-    return this.opened;
-  }
-
-  closedWith(): Promise<{ code: number; reason: string }> {
-    return this.ended;
-  }
-
-  send(msg: object): void {
-    this.ws.send(JSON.stringify(msg));
-  }
-
-  of(type: string): Msg[] {
-    return this.messages.filter((m) => m.type === type);
-  }
-
-  until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-    return waitFor(what, ok, () => this.messages.map((m) => m.type).join(', '), ms);
-  }
-
-  /** Sends the audio in 20 ms chunks at real-time pace. */
-  stream(bytes: Buffer, bytesPer20ms: number): Promise<void> {
-    return paced(bytes, bytesPer20ms, (chunk) => this.ws.send(chunk));
-  }
-
-}
-
-function text(d: WebSocket.RawData): string {
-  return (Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d as ArrayBuffer)).toString('utf8');
-}
 
 let run: TheoRun | undefined;
 let base = '';
@@ -245,9 +185,11 @@ describe('watching sessions', () => {
 });
 
 describe('connection rules', () => {
-  it('refuses a missing or wrong API key with 4401, takes it as a header, a query token or a subprotocol', async () => {
-    expect(await new Client(`${base}/v1/realtime`).closedWith()).toMatchObject({ code: 4401 });
-    expect(await new Client(`${base}/v1/realtime`, { headers: { authorization: 'Bearer wrong' } }).closedWith()).toMatchObject({ code: 4401, reason: 'unauthorized: incorrect API key' });
+  it('refuses a missing or wrong API key with HTTP 401 before the upgrade, takes it as a header, a query token or a subprotocol', async () => {
+    expect(await refused(`${base}/v1/realtime`)).toMatchObject({ status: 401, body: { error: { code: 'missing_api_key', type: 'authentication_error' } } });
+    expect(await refused(`${base}/v1/realtime`, { headers: { authorization: 'Bearer wrong' } })).toMatchObject({ status: 401, body: { error: { code: 'invalid_api_key', message: 'incorrect API key' } } });
+    expect(await refused(`${base}/v1/realtime?api_key=wrong`)).toMatchObject({ status: 401 });
+    expect(await refused(`${base}/v1/realtime`, {}, ['realtime', 'openai-insecure-api-key.wrong'])).toMatchObject({ status: 401 });
     for (const c of [new Client(`${base}/v1/realtime?api_key=${KEY}`), new Client(`${base}/v1/realtime?token=${KEY}`), new Client(`${base}/v1/realtime`, auth)]) {
       await c.open();
       await c.until('created', () => c.of('session.created').length === 1);
@@ -284,9 +226,7 @@ describe('connection rules', () => {
     await silent.open();
     expect(await silent.closedWith()).toMatchObject({ code: 1011 });
 
-    const unknown = new WebSocket(`${base}/v1/nowhere`, auth);
-    const status = await new Promise<number>((resolve) => unknown.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-    expect(status).toBe(404);
+    expect(await refused(`${base}/v1/nowhere`, auth)).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     const metrics = await (await fetch(`${http}/metrics`)).text();
     expect(metrics).toMatch(/^theo_ws_rejected_total\{reason="too_many_connections"\} [1-9]/m);
     expect(metrics).toMatch(/^theo_ws_rejected_total\{reason="unauthorized"\} [1-9]/m);

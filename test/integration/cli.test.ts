@@ -144,22 +144,25 @@ describe('theo transcribe / translate', () => {
 describe('theo transcribe --stream', () => {
   const SPEECH = '/usr/share/asterisk/sounds/en_US_f_Allison/queue-thankyou.wav';
 
-  it('runs the file through a live session: --json gives every event in order, one per line', async () => {
+  it('runs the file through a live session: --json gives every event in order, one per line, in the wire form (snake_case)', async () => {
     const r = await runTheo(['transcribe', SPEECH, '--stream', '--fast', '--json']).done;
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; segmentId?: number; text?: string; startMs?: number; endMs?: number });
+      .map((l) => JSON.parse(l) as { type: string; session_id?: string; segment_id?: number; text?: string; start_ms?: number; end_ms?: number });
     const types = events.map((e) => e.type).filter((t) => t !== 'session.state' && t !== 'transcript.partial');
     expect(types).toEqual(['session.created', 'vad.speech_start', 'vad.speech_end', 'transcript.final', 'session.closed']);
+    // One form for every JSON event that leaves Theo: the keys the WebSocket API sends.
+    for (const e of events) for (const key of Object.keys(e)) expect(key, JSON.stringify(e)).toMatch(/^[a-z0-9_]+$/);
+    expect(events[0]).toMatchObject({ type: 'session.created', session_id: expect.stringMatching(/^sess_/) as unknown, model: 'pocketsphinx-en-us', input_rate: 8000, sample_rate: 16000 });
     const final = events.find((e) => e.type === 'transcript.final');
-    expect(final?.segmentId).toBe(0);
+    expect(final).toMatchObject({ segment_id: 0, raw_text: expect.any(String) as unknown, session_id: events[0]!.session_id });
     expect(final?.text).toMatch(/thank you/);
     // The prompt is 1.592 s long: the final's times (speech plus the 200 ms pads) lie inside it.
-    expect(final?.startMs).toBeGreaterThanOrEqual(0);
-    expect(final?.endMs).toBeLessThanOrEqual(1592);
-    expect(final!.endMs! - final!.startMs!).toBeGreaterThan(600);
+    expect(final?.start_ms).toBeGreaterThanOrEqual(0);
+    expect(final?.end_ms).toBeLessThanOrEqual(1592);
+    expect(final!.end_ms! - final!.start_ms!).toBeGreaterThan(600);
   });
 
   it('--fast takes a file many times longer than the session buffer: every utterance, nothing dropped', async () => {
@@ -178,12 +181,12 @@ describe('theo transcribe --stream', () => {
     const events = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; state?: string; text?: string; droppedSamples?: number });
-    expect(events.filter((e) => e.type === 'session.backpressure' && e.state === 'dropping')).toEqual([]);
+      .map((l) => JSON.parse(l) as { type: string; text?: string });
+    expect(events.filter((e) => e.type === 'session.frames_dropped')).toEqual([]);
     const finals = events.filter((e) => e.type === 'transcript.final');
     expect(finals).toHaveLength(8);
     for (const f of finals) expect(f.text).toMatch(/thank you/);
-    expect(events.at(-1)).toMatchObject({ type: 'session.closed', droppedSamples: 0 });
+    expect(events.at(-1)).toMatchObject({ type: 'session.closed', dropped_samples: 0 });
   });
 
   it('prints finals with their times as plain lines, and a clear line for a missing file', async () => {

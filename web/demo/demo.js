@@ -74,7 +74,9 @@ async function start() {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/realtime?${params}`, protocols);
     ws.binaryType = 'arraybuffer';
     live = { ws, ctx, stream, node };
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       ctx.createMediaStreamSource(stream).connect(node);
       node.connect(ctx.destination); // keeps the worklet pulled; it outputs silence
       node.port.onmessage = (e) => {
@@ -90,7 +92,10 @@ async function start() {
       if (typeof e.data === 'string') onEvent(JSON.parse(e.data));
     };
     ws.onclose = (e) => {
-      if (e.code !== 1000) {
+      if (!opened) {
+        setStatus('disconnected', 'idle');
+        void explainRefusal(key);
+      } else if (e.code !== 1000) {
         $('error').textContent = `connection closed: ${e.code} ${e.reason || ''}`.trim();
         setStatus('disconnected', 'idle');
       }
@@ -101,6 +106,22 @@ async function start() {
     $('error').textContent = err instanceof Error ? err.message : String(err);
     setStatus('idle', 'idle');
     teardown();
+  }
+}
+
+/**
+ * A refused handshake reaches a page only as close 1006, without the server's HTTP status: an HTTP request
+ * with the same key tells a wrong key (401) from a server that could not be reached.
+ */
+async function explainRefusal(key) {
+  $('error').textContent = 'could not connect';
+  try {
+    const res = await fetch('/v1/models', { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    const body = await res.json().catch(() => ({}));
+    if (res.status === 401) $('error').textContent = `unauthorized (HTTP 401): ${body.error?.message ?? 'check the API key'}`;
+    else $('error').textContent = `could not connect (the server answers HTTP ${res.status})`;
+  } catch {
+    $('error').textContent = 'could not connect: the server cannot be reached';
   }
 }
 

@@ -1,14 +1,27 @@
-// Domain session events as the Theo WebSocket protocol sends them: one JSON object per event, `type` first,
-// snake_case fields, times in milliseconds of session audio. Realtime connections and observers of a
-// session (/v1/sessions/{id}/events) use the same mapping. docs/REALTIME.md lists every event.
+// Domain session events in the one JSON form in which they leave Theo: one object per event, `type` first,
+// snake_case fields, times in milliseconds of session audio. Realtime connections, observers of a session
+// (/v1/sessions/{id}/events), the calls firehose and `theo transcribe --stream --json` use this mapping.
+// docs/REALTIME.md lists every event.
 import type { CallMetadata, SessionEvent } from '../../session/events.js';
 
 export type WireEvent = { type: string } & Record<string, unknown>;
 
-/** The wire form of a domain event, with its call (snake_case) when the session transcribes one. */
+/**
+ * The wire form of a domain event, with its call (snake_case) when the session transcribes one; undefined
+ * for session.created, which realtime connections and observers announce in their own way.
+ */
 export function toWire(ev: SessionEvent): WireEvent | undefined {
-  const wire = eventToWire(ev);
-  return wire && ev.call ? { ...wire, call: callToWire(ev.call) } : wire;
+  return ev.type === 'session.created' ? undefined : withCall(eventToWire(ev), ev);
+}
+
+/** The wire form of every event, session.created included (for outputs that relay a session as it is). */
+export function toWireAll(ev: SessionEvent): WireEvent {
+  if (ev.type !== 'session.created') return withCall(eventToWire(ev), ev);
+  return withCall({ type: ev.type, session_id: ev.sessionId, model: ev.model, input_rate: ev.inputRate, sample_rate: ev.sampleRate }, ev);
+}
+
+function withCall(wire: WireEvent, ev: SessionEvent): WireEvent {
+  return ev.call ? { ...wire, call: callToWire(ev.call) } : wire;
 }
 
 export function callToWire(c: CallMetadata): Record<string, string> {
@@ -23,12 +36,9 @@ export function callToWire(c: CallMetadata): Record<string, string> {
   };
 }
 
-/** undefined for events the protocol does not carry (session.created: the adapter sends its own). */
-function eventToWire(ev: SessionEvent): WireEvent | undefined {
+function eventToWire(ev: Exclude<SessionEvent, { type: 'session.created' }>): WireEvent {
   const session_id = ev.sessionId;
   switch (ev.type) {
-    case 'session.created':
-      return undefined;
     case 'vad.speech_start':
       return { type: ev.type, session_id, segment_id: ev.segmentId, start_ms: ev.startMs };
     case 'vad.speech_end':

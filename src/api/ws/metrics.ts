@@ -6,6 +6,7 @@ export interface WsMetrics {
   rejected: Counter<'reason'>;
   inputErrors: Counter<'protocol' | 'code'>;
   dropped: Counter<'protocol'>;
+  closes: Counter<'code'>;
 }
 
 export function createWsMetrics(registry: Registry): WsMetrics {
@@ -14,5 +15,6 @@ export function createWsMetrics(registry: Registry): WsMetrics {
     rejected: new Counter({ name: 'theo_ws_rejected_total', help: 'WebSocket connections refused, by reason', labelNames: ['reason'], registers: [registry] }),
     inputErrors: new Counter({ name: 'theo_ws_input_errors_total', help: 'client messages rejected (bad JSON, unknown events, odd-length audio, ...), by code', labelNames: ['protocol', 'code'], registers: [registry] }),
     dropped: new Counter({ name: 'theo_ws_partials_dropped_total', help: 'partials not sent to a client that was not reading', labelNames: ['protocol'], registers: [registry] }),
+    closes: new Counter({ name: 'theo_ws_closes_total', help: 'WebSocket connections ended, by close code (1006: no close frame)', labelNames: ['code'], registers: [registry] }),
   };
 }

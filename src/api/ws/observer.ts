@@ -4,6 +4,7 @@
 import type { WebSocket } from 'ws';
 import type { SessionEvent } from '../../session/events.js';
 import type { Session } from '../../session/session.js';
+import { closeConnection, onOpenMessage } from './closing.js';
 import { callToWire, droppable, toWire, type WireEvent } from './events.js';
 import type { WsMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -14,14 +15,18 @@ export function observeSession(ws: WebSocket, session: Session, opts: { maxQueue
   const listener = (ev: SessionEvent): void => {
     const wire = toWire(ev);
     if (wire) outbox.send(wire, droppable(wire));
-    if (ev.type === 'session.closed') ws.close(1000, 'session closed');
+    if (ev.type === 'session.closed') closeConnection(ws, 1000, 'session closed', false);
   };
   session.on('event', listener);
   ws.on('close', () => session.off('event', listener));
-  ws.on('message', () => {
-    opts.metrics.inputErrors.inc({ protocol: 'observer', code: 'read_only' });
-    outbox.send({ type: 'error', session_id: session.id, code: 'read_only', message: 'observers only receive events', recoverable: true });
-  });
+  onOpenMessage(
+    ws,
+    () => {
+      opts.metrics.inputErrors.inc({ protocol: 'observer', code: 'read_only' });
+      outbox.send({ type: 'error', session_id: session.id, code: 'read_only', message: 'observers only receive events', recoverable: true });
+    },
+    () => opts.metrics.inputErrors.inc({ protocol: 'observer', code: 'closing' }),
+  );
 }
 
 /** The source of every call's events (the call hub): what `WS /v1/calls/events` relays. */
@@ -40,8 +45,12 @@ export function observeCalls(ws: WebSocket, calls: CallEventSource, opts: { maxQ
   const listener = (ev: WireEvent): void => void outbox.send(ev, droppable(ev));
   calls.on('event', listener);
   ws.on('close', () => calls.off('event', listener));
-  ws.on('message', () => {
-    opts.metrics.inputErrors.inc({ protocol: 'calls', code: 'read_only' });
-    outbox.send({ type: 'error', code: 'read_only', message: 'the calls firehose only sends events', recoverable: true });
-  });
+  onOpenMessage(
+    ws,
+    () => {
+      opts.metrics.inputErrors.inc({ protocol: 'calls', code: 'read_only' });
+      outbox.send({ type: 'error', code: 'read_only', message: 'the calls firehose only sends events', recoverable: true });
+    },
+    () => opts.metrics.inputErrors.inc({ protocol: 'calls', code: 'closing' }),
+  );
 }

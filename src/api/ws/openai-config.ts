@@ -121,7 +121,8 @@ export function applyBeta(s: OpenAiSettings, u: z.infer<typeof betaSessionSchema
 }
 
 function transcriptionFields(t: z.infer<typeof transcription> | null): Pick<OpenAiSettings, 'model' | 'language' | 'prompt' | 'keywords'> {
-  return { model: t?.model ?? '', language: t?.language ?? t?.languages?.[0], prompt: t?.prompt, keywords: t?.keywords ?? [] };
+  const language = t?.language ?? t?.languages?.[0];
+  return { model: t?.model ?? '', language: language ? language.toLowerCase() : undefined, prompt: t?.prompt, keywords: t?.keywords ?? [] };
 }
 
 /** Fields a running Theo session cannot take: a change ends it (its finals still arrive) and the next audio starts another. */
@@ -167,6 +168,7 @@ export function sessionOptions(s: OpenAiSettings, base: VadConfig, defaultModel:
     hotWords: s.keywords,
     interimResults: true,
     realtime: true,
+    ...(s.turnDetection === null ? { pushToTalk: true } : {}),
     vad: vadOf(s.turnDetection, base),
     ...(s.noiseReduction !== undefined ? { denoise: s.noiseReduction !== null } : {}),
   };

@@ -7,7 +7,9 @@
 // of openai-items.ts, `input_audio_buffer.cleared`, and `error` ({ type, code, message, param, event_id });
 // every server event has an `event_id`. A Theo session starts with the first audio; a change of format,
 // model, language, turn detection or noise reduction after that ends it (its finals still arrive) and the
-// next audio starts another. docs/REALTIME.md describes the mapping.
+// next audio starts another. An update naming a model or language the catalog does not have is refused
+// (`error`, settings unchanged) before any audio is taken. Without turn detection (push-to-talk) audio
+// streams to the worker as it arrives, so a commit only has to finalise. docs/REALTIME.md describes the mapping.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { z } from 'zod';
@@ -16,9 +18,11 @@ import { errorMessage, isTheoError } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Session } from '../../session/session.js';
 import type { SessionManager } from '../../session/manager.js';
+import { closeConnection, onOpenMessage } from './closing.js';
 import type { WireEvent } from './events.js';
 import { FrameDecoder, parseClientEvent, toBuffer } from './frames.js';
 import type { WsMetrics } from './metrics.js';
+import { checkModel, type ModelLookup } from './model-check.js';
 import {
   applyBeta,
   applyGa,
@@ -28,6 +32,7 @@ import {
   encodingOf,
   gaSessionSchema,
   gaView,
+  isOpenAiModelName,
   needsNewSession,
   sessionOptions,
   type OpenAiSettings,
@@ -38,6 +43,7 @@ import { Outbox } from './outbox.js';
 export interface OpenAiProtocolDeps {
   sessions: SessionManager;
   defaultModel: string;
+  models: ModelLookup;
   vad: VadConfig;
   maxQueuedBytes: number;
   metrics: WsMetrics;
@@ -54,6 +60,8 @@ export class OpenAiRealtimeConnection {
   private settings: OpenAiSettings = defaultSettings();
   private readonly id = `sess_${randomUUID()}`;
   private session: Session | undefined;
+  /** Earlier sessions of this connection still delivering their finals. */
+  private readonly ending = new Set<Session>();
   private sessionCount = 0;
   /** Audio (ms) of earlier Theo sessions on this connection, and of the current one. */
   private baseMs = 0;
@@ -71,17 +79,29 @@ export class OpenAiRealtimeConnection {
   ) {
     this.outbox = new Outbox(ws, { maxQueuedBytes: deps.maxQueuedBytes, onDropped: () => deps.metrics.dropped.inc({ protocol: 'openai' }) });
     this.items = new OpenAiItems({ emit: (ev, droppable) => this.send(ev, droppable), audioBaseMs: () => this.baseMs, turnDetection: () => this.settings.turnDetection !== null });
-    ws.on('message', (data, isBinary) => {
-      try {
-        if (isBinary) this.inputError('invalid_event', 'binary frames are not part of this protocol: send audio as input_audio_buffer.append with base64 audio');
-        else this.onText(toBuffer(data).toString('utf8'));
-      } catch (err) {
-        deps.logger.error({ err: errorMessage(err), sessionId: this.id }, 'realtime message failed');
-        this.sendError('server_error', 'internal_error', errorMessage(err));
-      }
-    });
+    onOpenMessage(
+      ws,
+      (data, isBinary) => {
+        try {
+          if (isBinary) this.inputError('invalid_event', 'binary frames are not part of this protocol: send audio as input_audio_buffer.append with base64 audio');
+          else this.onText(toBuffer(data).toString('utf8'));
+        } catch (err) {
+          deps.logger.error({ err, sessionId: this.id }, 'realtime message failed');
+          this.sendError('server_error', 'internal_error', errorMessage(err));
+        }
+      },
+      () => deps.metrics.inputErrors.inc({ protocol: 'openai', code: 'closing' }),
+    );
     ws.on('close', () => this.endSession('client_disconnected', false));
     this.sendSession('created', deps.beta);
+  }
+
+  /** Server shutdown: the running session and any still ending close (their items complete), then the socket closes with 1001. */
+  async shutdown(): Promise<void> {
+    const sessions = [...this.ending, ...(this.session ? [this.session] : [])];
+    this.session = undefined;
+    await Promise.all(sessions.filter((s) => !s.closed).map((s) => s.close('shutdown')));
+    closeConnection(this.ws, 1001, 'server shutting down', false);
   }
 
   // ---- client → server ------------------------------------------------------------------------------
@@ -125,6 +145,14 @@ export class OpenAiRealtimeConnection {
       return;
     }
     const next = shape === 'ga' ? applyGa(this.settings, r.data as z.infer<typeof gaSessionSchema>) : applyBeta(this.settings, r.data);
+    if (next.model !== this.settings.model || next.language !== this.settings.language) {
+      const problem = checkModel(this.deps.models, isOpenAiModelName(next.model) ? this.deps.defaultModel : next.model, next.language);
+      if (problem) {
+        const param = shape === 'ga' ? `session.audio.input.transcription.${problem.field}` : `session.input_audio_transcription.${problem.field}`;
+        this.inputError(problem.code, problem.message, param);
+        return;
+      }
+    }
     if (this.session && needsNewSession(this.settings, next)) this.endSession('reconfigured');
     else if (this.session && next.keywords.join('\n') !== this.settings.keywords.join('\n')) this.session.setHotWords(next.keywords);
     this.settings = next;
@@ -170,7 +198,7 @@ export class OpenAiRealtimeConnection {
 
   private clear(): void {
     const s = this.session;
-    if (s) this.items.cutByClient(true, () => s.commit());
+    if (s) this.items.cutByClient(true, () => s.commit(true));
     this.uncommittedMs = 0;
     this.send({ type: 'input_audio_buffer.cleared' });
   }
@@ -198,7 +226,7 @@ export class OpenAiRealtimeConnection {
     } catch (err) {
       const code = isTheoError(err) ? err.code : 'internal_error';
       this.sendError(code === 'session_limit' ? 'server_error' : 'invalid_request_error', code, errorMessage(err));
-      if (code === 'session_limit') this.ws.close(1013, code);
+      if (code === 'session_limit') closeConnection(this.ws, 1013, code);
       return undefined;
     }
   }
@@ -208,8 +236,16 @@ export class OpenAiRealtimeConnection {
     const s = this.session;
     this.session = undefined;
     if (!s || s.closed) return;
-    if (finish) void s.finish().finally(() => s.close(reason));
-    else void s.close(reason);
+    if (!finish) {
+      void s.close(reason);
+      return;
+    }
+    this.ending.add(s);
+    void s
+      .finish()
+      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: s.id }, 'finishing a realtime session failed'))
+      .then(() => s.close(reason))
+      .finally(() => this.ending.delete(s));
   }
 
   // ---- server → client -------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 // What a WebSocket client is sent, bounded: while more than `maxQueuedBytes` wait in the socket's buffer
 // (a client that does not read), droppable messages (partials) are dropped and counted; everything else
 // (finals, speech events, errors) is still queued, so nothing that matters is lost while the socket lives.
-// Past `hardLimitBytes` the client is not reading at all: the connection is closed (1008) rather than
-// letting its queue grow without bound.
+// Past `hardLimitBytes` the client is not reading at all: the connection is closed (1008), and no longer
+// read, rather than letting its queue grow without bound.
 import type { WebSocket } from 'ws';
+import { closeConnection } from './closing.js';
 
 export interface OutboxOptions {
   maxQueuedBytes: number;
@@ -35,7 +36,7 @@ export class Outbox {
     }
     if (queued > this.hardLimit) {
       this.opts.onOverflow?.();
-      this.ws.close(1008, 'client is not reading its messages');
+      closeConnection(this.ws, 1008, 'client is not reading its messages');
       return false;
     }
     this.ws.send(JSON.stringify(message));

@@ -4,29 +4,36 @@
 //   /v1/sessions/{id}/events       observers of one live session (observer.ts)
 //   /v1/calls/events               every call session's events (observer.ts)
 // Shared rules: the API key (when configured) as `Authorization: Bearer`, `?api_key=` / `?token=`, or the
-// subprotocol `openai-insecure-api-key.<key>` (browsers cannot set headers) — a wrong or missing key closes
-// with 4401; at most `realtime.maxConnections` connections (more close with 1013, try again later);
-// messages over `realtime.maxMessageBytes` close with 1009; a ping every `realtime.heartbeatMs`, and a
-// connection that did not answer the previous one is closed (1011). Unknown paths get HTTP 404.
+// subprotocol `openai-insecure-api-key.<key>` (browsers cannot set headers) is checked before the upgrade,
+// whatever the path: a wrong or missing key gets HTTP 401 and no WebSocket. At most
+// `realtime.maxConnections` open connections (more close with 1013, try again later); messages over
+// `realtime.maxMessageBytes` close with 1009; a ping every `realtime.heartbeatMs`, and a connection that did
+// not answer the previous one is closed (1011). Unknown paths get HTTP 404. On close(), every realtime
+// session ends first (its client gets session.closed), then the sockets close with 1001.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { RealtimeConfig, VadConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Registry } from '../../observability/metrics.js';
 import type { SessionManager } from '../../session/manager.js';
 import { keyMatches } from '../http/app.js';
+import { CLOSE_TIMEOUT_MS, closeConnection } from './closing.js';
+import { KEY_PROTOCOL, keyOf, refuseUpgrade, requestUrl, routeOf, type Route } from './handshake.js';
 import { createWsMetrics, type WsMetrics } from './metrics.js';
+import type { ModelLookup } from './model-check.js';
 import { observeCalls, observeSession, type CallEventSource } from './observer.js';
 import { OpenAiRealtimeConnection } from './openai-protocol.js';
-import { TheoRealtimeConnection, settingsFromQuery } from './theo-protocol.js';
+import { TheoRealtimeConnection, querySettings } from './theo-protocol.js';
 
 export interface WsApiOptions {
   config: RealtimeConfig;
   apiKey?: string | undefined;
   sessions: SessionManager;
   defaultModel: string;
+  /** The catalog's view of a model a client names (its capabilities, or a TheoError why not). */
+  models: ModelLookup;
   /** The server's VAD settings (what an OpenAI turn_detection is mapped over). */
   vad: VadConfig;
   /** Every call's events, for `WS /v1/calls/events` (absent: that path is 404). */
@@ -37,112 +44,134 @@ export interface WsApiOptions {
 
 export interface WsApi {
   readonly metrics: WsMetrics;
-  /** Open connections. */
+  /** Open connections that were accepted (authenticated, within the limit). */
   connections(): number;
-  /** Closes every connection (1001) and stops accepting new ones. */
+  /** Ends every realtime session (their clients get its end), closes every connection (1001) and stops accepting new ones. */
   close(): Promise<void>;
 }
 
-type Route = { kind: 'realtime' } | { kind: 'observer'; sessionId: string } | { kind: 'calls' };
-
-function routeOf(pathname: string): Route | undefined {
-  if (pathname === '/v1/realtime') return { kind: 'realtime' };
-  if (pathname === '/v1/calls/events') return { kind: 'calls' };
-  const m = /^\/v1\/sessions\/([^/]+)\/events$/.exec(pathname);
-  if (m?.[1]) return { kind: 'observer', sessionId: decodeURIComponent(m[1]) };
-  return undefined;
-}
-
-const KEY_PROTOCOL = 'openai-insecure-api-key.';
-
-function keyOf(req: IncomingMessage, url: URL): string | undefined {
-  const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (bearer?.[1]) return bearer[1].trim();
-  const q = url.searchParams.get('api_key') ?? url.searchParams.get('token');
-  if (q) return q;
-  const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-  return protocols.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
+/** What a connection does when the server shuts down, before its socket closes. */
+interface Connection {
+  shutdown(): Promise<void>;
 }
 
 export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOptions): WsApi {
   const { config, logger } = opts;
   const metrics = createWsMetrics(opts.registry);
-  const wss = new WebSocketServer({
+  const options: ServerOptions & { closeTimeout: number } = {
     noServer: true,
     maxPayload: config.maxMessageBytes,
+    closeTimeout: CLOSE_TIMEOUT_MS,
     // Answer with a protocol the client offered (browsers fail the handshake otherwise), never the key.
     handleProtocols: (offered) => [...offered].find((p) => !p.startsWith(KEY_PROTOCOL)) ?? false,
-  });
+  };
+  const wss = new WebSocketServer(options);
   const alive = new WeakMap<WebSocket, boolean>();
+  /** Accepted connections: only these count against the limit. */
+  const live = new Map<WebSocket, Connection | undefined>();
   let closed = false;
+  let closing: Promise<void> | undefined;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routeOf(url.pathname);
-    if (!route || closed || (route.kind === 'calls' && !opts.calls)) {
-      socket.end(`HTTP/1.1 ${closed ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const onSocketError = (err: Error): void => logger.debug({ err }, 'websocket handshake socket error');
+    socket.on('error', onSocketError);
+    if (closed) {
+      refuseUpgrade(socket, 503, { message: 'the server is shutting down', type: 'server_error', code: 'shutting_down' });
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, url, route));
-  };
-  server.on('upgrade', onUpgrade);
-
-  function accept(ws: WebSocket, req: IncomingMessage, url: URL, route: Route): void {
-    ws.on('error', (err) => logger.debug({ err: err.message }, 'websocket error'));
+    const url = requestUrl(req);
+    if (!url) {
+      refuseUpgrade(socket, 400, { message: 'the request target is not a valid URL', type: 'invalid_request_error', code: 'invalid_url' });
+      return;
+    }
+    // Every path, routed or not: no WebSocket of this API is public.
     if (opts.apiKey) {
       const key = keyOf(req, url);
       if (!key || !keyMatches(key, opts.apiKey)) {
         metrics.rejected.inc({ reason: 'unauthorized' });
-        ws.close(4401, key ? 'unauthorized: incorrect API key' : 'unauthorized: send the API key (Authorization: Bearer, ?api_key=, or subprotocol openai-insecure-api-key.<key>)');
+        refuseUpgrade(
+          socket,
+          401,
+          key
+            ? { message: 'incorrect API key', type: 'authentication_error', code: 'invalid_api_key' }
+            : { message: 'missing API key: send Authorization: Bearer <key>, ?api_key=<key>, or the subprotocol openai-insecure-api-key.<key>', type: 'authentication_error', code: 'missing_api_key' },
+        );
         return;
       }
     }
-    if (wss.clients.size > config.maxConnections) {
-      metrics.rejected.inc({ reason: 'too_many_connections' });
-      ws.close(1013, `too many connections (limit ${config.maxConnections}); try again later`);
+    const route = routeOf(url.pathname);
+    if (!route || (route.kind === 'calls' && !opts.calls)) {
+      refuseUpgrade(socket, 404, { message: `no WebSocket route for ${url.pathname}`, type: 'not_found_error', code: 'not_found' });
       return;
     }
-    alive.set(ws, true);
-    ws.on('pong', () => alive.set(ws, true));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onSocketError);
+      accept(ws, req, url, route);
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  function accept(ws: WebSocket, req: IncomingMessage, url: URL, route: Route): void {
+    ws.on('error', (err) => logger.debug({ err }, 'websocket error'));
+    ws.on('close', (code) => metrics.closes.inc({ code: String(code) }));
+    if (closed) {
+      closeConnection(ws, 1001, 'server shutting down');
+      return;
+    }
+    if (live.size >= config.maxConnections) {
+      metrics.rejected.inc({ reason: 'too_many_connections' });
+      closeConnection(ws, 1013, `too many connections (limit ${config.maxConnections}); try again later`);
+      return;
+    }
     const protocol = route.kind === 'observer' || route.kind === 'calls' ? route.kind : url.searchParams.get('intent') === 'transcription' ? 'openai' : 'theo';
+    live.set(ws, undefined);
+    alive.set(ws, true);
     metrics.connections.inc({ protocol });
-    ws.on('close', () => metrics.connections.dec({ protocol }));
+    ws.on('pong', () => alive.set(ws, true));
+    ws.on('close', () => {
+      live.delete(ws);
+      metrics.connections.dec({ protocol });
+    });
+    const connection = open(ws, req, url, route, protocol);
+    if (connection && live.has(ws)) live.set(ws, connection);
+  }
+
+  function open(ws: WebSocket, req: IncomingMessage, url: URL, route: Route, protocol: string): Connection | undefined {
     if (route.kind === 'calls') {
       if (opts.calls) observeCalls(ws, opts.calls, { maxQueuedBytes: config.maxQueuedBytes, metrics });
-      return;
+      return undefined;
     }
     if (route.kind === 'observer') {
       const session = opts.sessions.get(route.sessionId);
       if (!session || session.closed) {
         metrics.rejected.inc({ reason: 'no_such_session' });
-        ws.close(4404, `no live session '${route.sessionId}'`);
-        return;
+        closeConnection(ws, 4404, `no live session '${route.sessionId}'`);
+        return undefined;
       }
       observeSession(ws, session, { maxQueuedBytes: config.maxQueuedBytes, metrics });
-      return;
+      return undefined;
     }
+    const deps = { sessions: opts.sessions, defaultModel: opts.defaultModel, models: opts.models, maxQueuedBytes: config.maxQueuedBytes, metrics, logger };
     if (protocol === 'openai') {
       const beta = /realtime=v1/i.test(String(req.headers['openai-beta'] ?? ''));
-      new OpenAiRealtimeConnection(ws, { sessions: opts.sessions, defaultModel: opts.defaultModel, vad: opts.vad, maxQueuedBytes: config.maxQueuedBytes, metrics, logger, beta });
-      return;
+      return new OpenAiRealtimeConnection(ws, { ...deps, vad: opts.vad, beta });
     }
-    const parsed = settingsFromQuery(url.searchParams);
-    if ('error' in parsed) {
-      metrics.rejected.inc({ reason: 'invalid_query' });
-      ws.send(JSON.stringify({ type: 'error', code: 'invalid_argument', message: `query: ${parsed.error}`, param: parsed.param, recoverable: false }));
-      ws.close(1008, `invalid query: ${parsed.param}`.slice(0, 120));
-      return;
+    const parsed = querySettings(url.searchParams, deps);
+    if ('code' in parsed) {
+      metrics.rejected.inc({ reason: parsed.code === 'invalid_argument' ? 'invalid_query' : parsed.code });
+      ws.send(JSON.stringify({ type: 'error', code: parsed.code, message: parsed.message, param: parsed.param, recoverable: false }));
+      closeConnection(ws, parsed.closeCode, parsed.code === 'invalid_argument' ? `invalid query: ${parsed.param}` : parsed.message);
+      return undefined;
     }
-    new TheoRealtimeConnection(ws, parsed.settings, { sessions: opts.sessions, defaultModel: opts.defaultModel, maxQueuedBytes: config.maxQueuedBytes, metrics, logger });
+    return new TheoRealtimeConnection(ws, parsed.settings, deps);
   }
 
   const heartbeat =
     config.heartbeatMs > 0
       ? setInterval(() => {
-          for (const ws of wss.clients) {
+          for (const ws of live.keys()) {
             if (alive.get(ws) === false) {
-              ws.close(1011, 'no pong to the last ping');
-              setTimeout(() => ws.terminate(), 1000).unref();
+              closeConnection(ws, 1011, 'no pong to the last ping');
               continue;
             }
             alive.set(ws, false);
@@ -151,23 +180,27 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
         }, config.heartbeatMs).unref()
       : undefined;
 
+  async function shutdown(): Promise<void> {
+    closed = true;
+    if (heartbeat) clearInterval(heartbeat);
+    server.off('upgrade', onUpgrade);
+    await Promise.all(
+      [...live.values()].map(async (c) => {
+        try {
+          await c?.shutdown();
+        } catch (err) {
+          logger.warn({ err }, 'realtime connection shutdown failed');
+        }
+      }),
+    );
+    for (const ws of wss.clients) closeConnection(ws, 1001, 'server shutting down', false);
+    // Each socket is gone within the close timeout (its handshake, or destroyed).
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+
   return {
     metrics,
-    connections: () => wss.clients.size,
-    close: () => {
-      closed = true;
-      if (heartbeat) clearInterval(heartbeat);
-      server.off('upgrade', onUpgrade);
-      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-      return new Promise<void>((resolve) => {
-        const done = setTimeout(() => {
-          for (const ws of wss.clients) ws.terminate();
-        }, 2000).unref();
-        wss.close(() => {
-          clearTimeout(done);
-          resolve();
-        });
-      });
-    },
+    connections: () => live.size,
+    close: () => (closing ??= shutdown()),
   };
 }

@@ -2,7 +2,9 @@
 // One connection drives one session at a time. The session is created with the first audio frame (or a
 // commit), so `session.configure` may change anything until then; afterwards only hot words change live.
 // `session.cancel` drops the session (no more of its events) and the next audio starts a new one;
-// `session.close` finalises what was said, waits for the finals, sends `session.closed` and closes (1000).
+// `session.close` finalises what was said, waits for the finals, sends `session.closed` and closes (1000);
+// a server shutdown does the same with reason 'shutdown' and closes with 1001. A model or language the
+// catalog does not have is refused where it is named (the URL, session.configure), before any audio.
 // Bad input (malformed JSON, unknown types, wrong fields, odd-length PCM16) gets an `error` event and the
 // connection stays open. docs/REALTIME.md documents every message.
 import { randomUUID } from 'node:crypto';
@@ -12,15 +14,21 @@ import { errorMessage, isTheoError } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Session } from '../../session/session.js';
 import type { SessionManager } from '../../session/manager.js';
+import { closeConnection, onOpenMessage } from './closing.js';
 import { droppable, toWire } from './events.js';
 import { FrameDecoder, parseClientEvent, toBuffer } from './frames.js';
+import { checkModel, type ModelLookup } from './model-check.js';
 import { Outbox } from './outbox.js';
 import type { WsMetrics } from './metrics.js';
 
 const settingsSchema = z
   .object({
     model: z.string().min(1).max(200),
-    language: z.string().min(2).max(16),
+    language: z
+      .string()
+      .min(2)
+      .max(16)
+      .transform((l) => l.toLowerCase()),
     sample_rate: z.number().int().min(8000).max(48000),
     encoding: z.enum(['pcm16', 'mulaw', 'alaw']),
     hot_words: z.array(z.string().min(1).max(100)).max(200),
@@ -44,9 +52,27 @@ const LIVE_FIELDS = new Set(['hot_words']);
 export interface TheoProtocolDeps {
   sessions: SessionManager;
   defaultModel: string;
+  models: ModelLookup;
   maxQueuedBytes: number;
   metrics: WsMetrics;
   logger: Logger;
+}
+
+/** Why a connection's URL cannot start a session: the error event it gets and the close code. */
+export interface QueryRefusal {
+  code: string;
+  message: string;
+  param: string;
+  closeCode: number;
+}
+
+/** The settings of a connection's URL, its model and language checked against the catalog. */
+export function querySettings(query: URLSearchParams, deps: Pick<TheoProtocolDeps, 'models' | 'defaultModel'>): { settings: RealtimeSettings } | QueryRefusal {
+  const parsed = settingsFromQuery(query);
+  if ('error' in parsed) return { code: 'invalid_argument', message: `query: ${parsed.error}`, param: parsed.param, closeCode: 1008 };
+  const problem = checkModel(deps.models, parsed.settings.model ?? deps.defaultModel, parsed.settings.language);
+  if (problem) return { code: problem.code, message: problem.message, param: problem.field, closeCode: problem.code === 'model_loading' || problem.code === 'worker_unavailable' ? 1013 : 1008 };
+  return parsed;
 }
 
 /** Query parameters as settings (`?model=…&sample_rate=8000&encoding=mulaw&hot_words=a,b&itn=false`). */
@@ -77,6 +103,8 @@ export class TheoRealtimeConnection {
   private sessionId: string;
   /** The connection's session ended by session.close: audio is refused from now on. */
   private ended = false;
+  /** The server is shutting down: the session's end closes the socket with 1001. */
+  private shuttingDown = false;
   private readonly outbox: Outbox;
   private readonly decoder = new FrameDecoder();
 
@@ -88,22 +116,53 @@ export class TheoRealtimeConnection {
     this.settings = { ...initial };
     this.sessionId = `sess_${randomUUID()}`;
     this.outbox = new Outbox(ws, { maxQueuedBytes: deps.maxQueuedBytes, onDropped: () => deps.metrics.dropped.inc({ protocol: 'theo' }) });
-    ws.on('message', (data, isBinary) => {
-      try {
-        if (isBinary) this.onAudio(toBuffer(data));
-        else this.onText(toBuffer(data).toString('utf8'));
-      } catch (err) {
-        // A bug in handling one message must not take the process (or this connection) down.
-        deps.logger.error({ err: errorMessage(err), sessionId: this.sessionId }, 'realtime message failed');
-        this.error('internal_error', errorMessage(err), true);
-      }
-    });
+    onOpenMessage(
+      ws,
+      (data, isBinary) => {
+        try {
+          if (isBinary) this.onAudio(toBuffer(data));
+          else this.onText(toBuffer(data).toString('utf8'));
+        } catch (err) {
+          // A bug in handling one message must not take the process (or this connection) down.
+          deps.logger.error({ err, sessionId: this.sessionId }, 'realtime message failed');
+          this.error('internal_error', errorMessage(err), true);
+        }
+      },
+      () => deps.metrics.inputErrors.inc({ protocol: 'theo', code: 'closing' }),
+    );
     ws.on('close', () => {
       const s = this.session;
       this.session = undefined;
       if (s && !s.closed) void s.close('client_disconnected');
     });
     this.sendCreated();
+  }
+
+  /**
+   * Server shutdown: the session ends as on session.close (its finals, then session.closed with reason
+   * 'shutdown'), then the socket closes with 1001.
+   */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const s = this.session;
+    if (s && !s.closed) {
+      this.ended = true;
+      await s.close('shutdown');
+      return;
+    }
+    if (!this.ended) this.sendClosed('shutdown');
+    this.ended = true;
+    this.end();
+  }
+
+  /** Closes the socket once the session is over: 1000, or 1001 when the server is shutting down. */
+  private end(): void {
+    if (this.shuttingDown) closeConnection(this.ws, 1001, 'server shutting down', false);
+    else closeConnection(this.ws, 1000, 'session closed', false);
+  }
+
+  private sendClosed(reason: string): void {
+    this.outbox.send({ type: 'session.closed', session_id: this.sessionId, reason, duration_ms: 0, segments: 0, dropped_samples: 0, recoveries: 0 });
   }
 
   private sendCreated(): void {
@@ -165,6 +224,14 @@ export class TheoRealtimeConnection {
       this.inputError('invalid_event', d.error, d.param);
       return;
     }
+    if (!this.session && (r.data.model !== undefined || r.data.language !== undefined)) {
+      const next = { ...this.settings, ...r.data };
+      const problem = checkModel(this.deps.models, next.model ?? this.deps.defaultModel, next.language);
+      if (problem) {
+        this.inputError(problem.code, problem.message, problem.field);
+        return;
+      }
+    }
     if (this.session) {
       const fixed = Object.keys(r.data).filter((k) => !LIVE_FIELDS.has(k));
       if (fixed.length > 0) {
@@ -201,15 +268,17 @@ export class TheoRealtimeConnection {
     this.ended = true;
     const s = this.session;
     if (!s) {
-      this.outbox.send({ type: 'session.closed', session_id: this.sessionId, reason: 'client_closed', duration_ms: 0, segments: 0, dropped_samples: 0, recoveries: 0 });
-      this.ws.close(1000, 'session closed');
+      this.sendClosed('client_closed');
+      this.end();
       return;
     }
     try {
       await s.finish();
-    } finally {
-      await s.close('client_closed');
+    } catch (err) {
+      // Called unawaited: a rejection here would be unhandled. The close below still ends the session.
+      this.deps.logger.warn({ err, sessionId: this.sessionId }, 'finishing a realtime session failed');
     }
+    await s.close('client_closed');
   }
 
   private onAudio(buf: Buffer): void {
@@ -261,7 +330,7 @@ export class TheoRealtimeConnection {
         if (ev.type === 'session.closed') {
           this.session = undefined;
           this.ended = true;
-          this.ws.close(1000, 'session closed');
+          this.end();
         }
       });
       this.session = session;
@@ -270,7 +339,7 @@ export class TheoRealtimeConnection {
       const code = isTheoError(err) ? err.code : 'internal_error';
       this.error(code, errorMessage(err), false);
       this.ended = true;
-      this.ws.close(code === 'session_limit' ? 1013 : 1008, code);
+      closeConnection(this.ws, code === 'session_limit' ? 1013 : 1008, code);
       return undefined;
     }
   }

@@ -52,6 +52,7 @@ interface SetupOptions {
   caps?: EngineCapabilities;
   inputRate?: number;
   realtime?: boolean;
+  pushToTalk?: boolean;
   itn?: boolean;
   interimResults?: boolean;
   hotWords?: string[];
@@ -90,6 +91,7 @@ function setup(o: SetupOptions = {}) {
       itn: o.itn ?? true,
       interimResults: o.interimResults ?? true,
       realtime: o.realtime ?? true,
+      ...(o.pushToTalk ? { pushToTalk: true } : {}),
       preprocess: o.preprocess ?? { enabled: false, dc: false, gain: false, denoise: false },
       vad: config.vad,
       sessions: config.sessions,
@@ -347,6 +349,41 @@ describe('session: two utterances', () => {
     h.feed(48000);
     h.vad.emit('speech_end', 40000);
     expect(w.timeline()).toEqual(['12800-32000', 'last@32000', `32000-${48000 - HOLD}`, `last@${48000 - HOLD}`]);
+  });
+
+  it('push-to-talk: the open utterance streams as the VAD decides it (no hold for a 10 s pause), so a commit only finalises', () => {
+    for (const pushToTalk of [false, true]) {
+      const h = setup({ pushToTalk, vad: { minSilenceMs: 10_000 } });
+      h.vad.at('speech_start', 16000, { firesAt: 20000 });
+      h.feed(8 * RATE);
+      const w = h.link.last;
+      // Held back (minSilence 10 s - pad 0.2 s) without push-to-talk: nothing past the start went out.
+      expect(w.timeline()).toEqual(pushToTalk ? [`12800-${8 * RATE}`] : []);
+      expect(h.session.commit()).toBe(0);
+      expect(w.timeline()).toEqual([`12800-${8 * RATE}`, `last@${8 * RATE}`]);
+    }
+  });
+
+  it('commit(discard): the cut utterance gives no partial, no final and no context; the next one is untouched', async () => {
+    const h = setup({ caps: ENCDEC_CAPS, sessions: { localAgreement: 0 } });
+    h.vad.at('speech_start', 16000, { firesAt: 20000 });
+    h.feed(32000);
+    expect(h.session.commit(true)).toBe(0);
+    const w = h.link.last;
+    w.partial(0, 'cleared words');
+    w.final(0, 'cleared words');
+    await settle();
+    expect(h.of('transcript.partial')).toEqual([]);
+    expect(h.of('transcript.final')).toEqual([]);
+    h.feed(48000);
+    expect(h.session.commit()).toBe(1);
+    w.final(1, 'kept words');
+    await settle();
+    expect(h.of('transcript.final').map((f) => [f.segmentId, f.text])).toEqual([[1, 'kept words']]);
+    // The cleared text never became context: the prompt after the kept final holds only the kept words.
+    expect(w.prompts.at(-1)?.prompt).toBe('kept words');
+    await h.session.close();
+    expect(h.of('session.closed')[0]).toMatchObject({ segments: 1 });
   });
 
   it('works at 8 kHz input: the VAD, the ring and the worker stream all run at 8 kHz (the worker resamples)', async () => {

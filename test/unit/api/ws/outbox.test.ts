@@ -5,7 +5,9 @@ import { Outbox } from '../../../../src/api/ws/outbox.js';
 
 class FakeSocket {
   readonly OPEN = 1;
+  readonly CLOSED = 3;
   readyState = 1;
+  paused = false;
   bufferedAmount = 0;
   readonly sent: string[] = [];
   closed: [number, string] | undefined;
@@ -15,7 +17,10 @@ class FakeSocket {
   }
   close(code: number, reason: string): void {
     this.closed = [code, reason];
-    this.readyState = 3;
+    this.readyState = 2;
+  }
+  pause(): void {
+    this.paused = true;
   }
 }
 
@@ -44,13 +49,14 @@ describe('Outbox', () => {
     expect(box.send({ type: 'transcript.partial', text: 'y' }, true)).toBe(true);
   });
 
-  it('closes with 1008 a client whose backlog passes the hard limit instead of growing without bound', () => {
+  it('closes with 1008 a client whose backlog passes the hard limit instead of growing without bound, and stops reading it', () => {
     const ws = new FakeSocket();
     let overflow = 0;
     const box = new Outbox(ws as unknown as WebSocket, { maxQueuedBytes: 100, hardLimitBytes: 1000, onOverflow: () => overflow++ });
     ws.bufferedAmount = 1001;
     expect(box.send({ type: 'transcript.final', text: 'z' })).toBe(false);
     expect(ws.closed?.[0]).toBe(1008);
+    expect(ws.paused).toBe(true);
     expect(overflow).toBe(1);
     expect(box.send({ type: 'transcript.final', text: 'after' })).toBe(false);
   });
