@@ -118,6 +118,31 @@ export class WorkerUnavailableError extends TheoError {
     this.reason = reason;
     this.retryAfter = opts.retryAfter;
   }
+
+  /**
+   * What a client is told: the worker's state and when to retry, never the worker's own error text, address
+   * or paths (those are in the server's log).
+   */
+  clientMessage(): string {
+    const of = `the worker for model '${this.model}'`;
+    switch (this.reason) {
+      case 'loading':
+        return `model '${this.model}' is loading`;
+      case 'restarting':
+        return `${of} is restarting`;
+      case 'failed':
+        return `model '${this.model}' is down: its worker keeps failing; ${this.retryAfter === undefined ? 'a retry is starting' : `next retry in ${Math.max(1, Math.ceil(this.retryAfter))} s`} (the server's log says why)`;
+      case 'stopped':
+      case 'closed':
+        return `${of} is stopped`;
+      case 'unreachable':
+        return `${of} is unreachable`;
+      case 'crashed':
+        return `${of} went away during the request`;
+      case 'deadline':
+        return `${of} did not answer in time`;
+    }
+  }
 }
 
 /** A request or stream was cancelled (by its caller, or by a Cancel RPC). */

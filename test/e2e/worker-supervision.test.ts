@@ -104,7 +104,7 @@ describe('a model whose worker keeps dying', () => {
     ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString()) as { type: string }));
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     expect(await closed).toBe(1013);
-    expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'worker_unavailable', message: expect.stringMatching(/model 'pocketsphinx-en-us' is down/) as string });
+    expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'worker_unavailable', message: expect.stringMatching(/model 'pocketsphinx-en-us' is down: its worker keeps failing; (next retry in \d+ s|a retry is starting)/) as string });
 
     // Still retried past maxRestarts; repaired, a retry serves and the process is healthy again.
     await until('retries past maxRestarts', health, (h) => (h.body.components.workers.workers.find((w) => w.model === MODEL)?.restarts ?? 0) >= 4);

@@ -1,7 +1,7 @@
 // Errors of the HTTP API in the OpenAI shape: {error: {message, type, param, code}}. Route code throws
 // ApiError; domain errors (TheoError codes) map to a status here, in one place. A worker's own words (its
 // last error, a gRPC status, an address) stay in the logs: the client is told what state the model is in.
-import { isTheoError, isWorkerUnavailableError, type TheoErrorCode, type WorkerUnavailableError } from '../../errors/index.js';
+import { isTheoError, isWorkerUnavailableError, type TheoErrorCode } from '../../errors/index.js';
 
 export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error' | 'service_unavailable';
 
@@ -46,33 +46,12 @@ export function toApiError(err: unknown, requestId: string): ApiError {
     if (status === 404) return new ApiError(404, err.message, { type: 'not_found_error', code: 'model_not_found', param: 'model' });
     if (status === 503) {
       const retryAfter = typeof err.details.retryAfter === 'number' ? Math.max(1, Math.ceil(err.details.retryAfter)) : 5;
-      const message = isWorkerUnavailableError(err) ? workerState(err) : err.message;
+      const message = isWorkerUnavailableError(err) ? err.clientMessage() : err.message;
       return new ApiError(503, message, { type: 'service_unavailable', code: err.code, headers: { 'Retry-After': String(retryAfter) } });
     }
     if (status === 499) return new ApiError(499, 'request cancelled', { code: 'cancelled' });
   }
   return new ApiError(500, `internal error while handling request ${requestId}`, { code: 'internal_error' });
-}
-
-function workerState(err: WorkerUnavailableError): string {
-  const of = `the worker for model '${err.model}'`;
-  switch (err.reason) {
-    case 'loading':
-      return `model '${err.model}' is loading`;
-    case 'restarting':
-      return `${of} is restarting`;
-    case 'failed':
-      return `${of} has failed; the server's log says why`;
-    case 'stopped':
-    case 'closed':
-      return `${of} is stopped`;
-    case 'unreachable':
-      return `${of} is unreachable`;
-    case 'crashed':
-      return `${of} went away during the request`;
-    case 'deadline':
-      return `${of} did not answer in time`;
-  }
 }
 
 export function errorBody(e: ApiError): { error: { message: string; type: string; param: string | null; code: string | null } } {

@@ -2,7 +2,7 @@
 // connect, a configure or session update), so that a wrong name is refused before any audio is taken
 // rather than failing the session once speech starts.
 import type { EngineCapabilities } from '../../engines/engine.js';
-import { errorMessage, isTheoError } from '../../errors/index.js';
+import { errorMessage, isTheoError, isWorkerUnavailableError } from '../../errors/index.js';
 
 /**
  * The capabilities of a model by name; throws TheoError 'model_not_found', 'model_loading', or 'worker_unavailable'
@@ -23,7 +23,8 @@ export function checkModel(lookup: ModelLookup, model: string, language: string 
   try {
     caps = lookup(model);
   } catch (err) {
-    if (isTheoError(err) && (err.code === 'model_loading' || err.code === 'worker_unavailable')) return { code: err.code, field: 'model', message: err.message };
+    if (isWorkerUnavailableError(err)) return { code: 'worker_unavailable', field: 'model', message: err.clientMessage() };
+    if (isTheoError(err) && err.code === 'model_loading') return { code: 'model_loading', field: 'model', message: err.message };
     const available = isTheoError(err) && Array.isArray(err.details.available) ? (err.details.available as unknown[]).map(String) : undefined;
     if (isTheoError(err) && err.code === 'model_not_found') {
       return { code: 'model_not_found', field: 'model', message: `model '${model}' is not available${available ? ` (available: ${available.join(', ') || 'none'})` : ''}` };

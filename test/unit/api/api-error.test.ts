@@ -24,7 +24,8 @@ describe('domain errors become OpenAI-shaped API errors', () => {
 
   it("a worker's own words (last error, gRPC details, addresses) stay out of a 503", () => {
     const cases: Array<[WorkerUnavailableError, RegExp]> = [
-      [new WorkerUnavailableError('m', 'failed', "the worker for 'm' failed: cannot open /srv/theo/models/m/hmm/mdef"), /^the worker for model 'm' has failed/],
+      [new WorkerUnavailableError('m', 'failed', "the worker for 'm' failed: cannot open /srv/theo/models/m/hmm/mdef"), /^model 'm' is down: its worker keeps failing; a retry is starting/],
+      [new WorkerUnavailableError('m', 'failed', "model 'm' is down: cannot open /srv/theo/models/m/hmm/mdef", { retryAfter: 7.2 }), /^model 'm' is down: its worker keeps failing; next retry in 8 s/],
       [new WorkerUnavailableError('m', 'unreachable', "worker for 'm' is unreachable: connect ECONNREFUSED 10.1.2.3:50051"), /^the worker for model 'm' is unreachable$/],
       [new WorkerUnavailableError('m', 'restarting', "the worker for 'm' is restarting after: exited with code 1 (/srv/theo/dist/cli/main.js)"), /^the worker for model 'm' is restarting$/],
       [new WorkerUnavailableError('m', 'crashed', "worker for 'm' went away during the call: 14 UNAVAILABLE: read ECONNRESET"), /^the worker for model 'm' went away during the request$/],
