@@ -12,6 +12,7 @@ import { streamCommand } from './stream.js';
 import { itnCommand } from './itn.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { workerCommand } from './worker.js';
+import { guardStdio, installFaultHandlers } from './process-guards.js';
 import { VERSION } from './version.js';
 
 function int(name: string, min: number, max: number) {
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
       // Signals are handled before the line that tells a supervisor the server is up: a SIGTERM right after it
       // shuts down gracefully instead of meeting Node's default action.
       const ac = onSignals();
+      installFaultHandlers({ logger, registry: server.registry, shutdown: () => ac.abort(), shutdownBoundMs: config.server.drainTimeoutMs + 15_000 });
       process.stdout.write(`theo listening on ${server.url}\n`);
       await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
       logger.info('shutting down');
@@ -313,6 +315,7 @@ function cliMessage(err: unknown): string {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  guardStdio();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -12,6 +12,7 @@ import { createCatalog } from '../api/http/catalog.js';
 import { mountSessionRoutes } from '../api/http/session-routes.js';
 import { mountDemoRoutes } from '../api/http/demo-routes.js';
 import { attachWebSockets, type WsApi } from '../api/ws/server.js';
+import { guardHttpServer } from '../api/http/server-guards.js';
 import { formatTranscription } from '../api/http/formats.js';
 import { prepareAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
@@ -43,6 +44,8 @@ export interface RunningServer {
   /** Live sessions (realtime WebSockets; telephone calls later). */
   stack: SessionStack;
   ws: WsApi;
+  /** The process's one metrics registry (/metrics). */
+  registry: Registry;
   /** Graceful stop: no new connections, workers stopped, endpoints flushed and closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -189,6 +192,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         resolve();
       });
     });
+    guardHttpServer(server, { logger: componentLogger(logger, 'http'), registry });
   } catch (err) {
     await telephony.close();
     rtp.close();
@@ -209,6 +213,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     workers,
     stack,
     ws,
+    registry,
     close() {
       closing ??= (async () => {
         // Calls first: their finals still reach the firehose and the webhooks. A failure there must not keep

@@ -132,6 +132,25 @@ describe('theo serve with an API key, from another folder', () => {
   });
 
   // Last: it stops the server.
+  it('a request Node cannot parse gets 400, oversized headers 431, each counted, and the runtime serves on', async () => {
+    const port = Number(new URL(url).port);
+    const raw = (bytes: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(answer));
+        socket.end(bytes);
+      });
+    expect(await raw('GARBAGE \x00\x01 HTTP/9\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/theo_http_client_errors_total\{code="HPE_INVALID_METHOD"\} 1/);
+    expect(metrics).toMatch(/theo_http_client_errors_total\{code="HPE_HEADER_OVERFLOW"\} 1/);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
   it('SIGTERM closes an upload that trickles in once the drain time has passed, and exits 0', async () => {
     const { port } = new URL(url);
     const socket = net.connect(Number(port), '127.0.0.1');
