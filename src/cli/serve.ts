@@ -117,7 +117,7 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
       const mine = workers.status().filter((w) => w.model === config.models.default);
       if (mine.some((w) => w.state === 'serving')) return { ready: true };
       const down = workers.down(config.models.default);
-      if (down) return { ready: false, reason: down.message };
+      if (down) return { ready: false, reason: down.clientMessage() };
       const state = mine[0]?.state ?? 'missing';
       return { ready: false, reason: `model '${config.models.default}' is ${state === 'starting' || state === 'restarting' ? 'loading' : state}` };
     },

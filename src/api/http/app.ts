@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errorMessage, excerpt } from '../../errors/index.js';
 import { ApiError, errorBody, toApiError } from './api-error.js';
-import { guardRoutes } from './auth.js';
+import { bearerMatches, guardRoutes } from './auth.js';
 
 export { keyMatches } from './auth.js';
 
@@ -75,15 +75,19 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
     }
   });
 
+  // Liveness probes send no key; with a key configured, a request without it sees each component's status only
+  // (worker addresses, pids and error texts are for operators who hold the key).
   router.get('/health', (ctx) => {
+    const details = !opts.apiKey || bearerMatches(ctx.get('authorization'), opts.apiKey);
     const components: Record<string, unknown> = {};
     let ok = true;
     for (const [name, source] of Object.entries(opts.health)) {
       try {
-        components[name] = { status: 'ok', ...source() };
+        const info = source();
+        components[name] = details ? { status: 'ok', ...info } : { status: 'ok' };
       } catch (err) {
         ok = false;
-        components[name] = { status: 'error', error: errorMessage(err) };
+        components[name] = details ? { status: 'error', error: errorMessage(err) } : { status: 'error' };
       }
     }
     ctx.status = ok ? 200 : 503;

@@ -15,6 +15,12 @@ export function keyMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Whether a request carries the key (`Authorization: Bearer <key>`). */
+export function bearerMatches(authorization: string, apiKey: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization);
+  return m?.[1] !== undefined && keyMatches(m[1].trim(), apiKey);
+}
+
 function requireKey(apiKey: string): RouterMiddleware {
   return async (ctx, next) => {
     const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));

@@ -9,8 +9,8 @@ import { createRegistry } from '../../../src/observability/metrics.js';
 
 let server: http.Server | undefined;
 
-async function serve(ready: (() => Readiness) | undefined, health: Record<string, () => Record<string, unknown>>): Promise<string> {
-  const app = createHttpApp({ logger: silentLogger(), registry: createRegistry({ defaultMetrics: false }), version: '0.0.0', health, ...(ready ? { ready } : {}) });
+async function serve(ready: (() => Readiness) | undefined, health: Record<string, () => Record<string, unknown>>, apiKey?: string): Promise<string> {
+  const app = createHttpApp({ logger: silentLogger(), registry: createRegistry({ defaultMetrics: false }), version: '0.0.0', health, apiKey, ...(ready ? { ready } : {}) });
   const handle = app.callback();
   server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
@@ -48,5 +48,23 @@ describe('/health and /ready', () => {
     expect(h.status).toBe(503);
     expect(await h.json()).toMatchObject({ status: 'degraded', components: { rtp: { status: 'error', error: 'socket gone' } } });
     expect((await fetch(`${url}/ready`)).status).toBe(200);
+  });
+
+  it('with an API key configured, a probe without the key gets the statuses only; the key shows the details', async () => {
+    const url = await serve(undefined, {
+      workers: () => ({ address: '127.0.0.1:50051', pid: 4242 }),
+      models: () => {
+        throw new Error("model 'm' is down: cannot open /srv/models/m/lm.bin");
+      },
+    }, 'sk-health');
+    const anonymous = await fetch(`${url}/health`);
+    expect(anonymous.status).toBe(503);
+    const body = (await anonymous.json()) as { components: Record<string, unknown> };
+    expect(body).toMatchObject({ status: 'degraded', components: { workers: { status: 'ok' }, models: { status: 'error' } } });
+    expect(JSON.stringify(body)).not.toMatch(/50051|4242|srv/);
+    const wrong = await fetch(`${url}/health`, { headers: { authorization: 'Bearer nope' } });
+    expect(JSON.stringify(await wrong.json())).not.toMatch(/50051|srv/);
+    const operator = await fetch(`${url}/health`, { headers: { authorization: 'Bearer sk-health' } });
+    expect(await operator.json()).toMatchObject({ components: { workers: { status: 'ok', address: '127.0.0.1:50051', pid: 4242 }, models: { status: 'error', error: expect.stringMatching(/lm\.bin/) as string } } });
   });
 });
