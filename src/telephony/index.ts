@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { TelephonyConfig } from '../config/schema.js';
 import type { RtpListener } from '../mediaplane/rtp/listener.js';
 import type { SessionManager } from '../session/manager.js';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { AriClient } from './ari/client.js';
 import { AriController } from './ari/controller.js';
 import { CallHub } from './call-hub.js';
@@ -65,6 +65,7 @@ export async function startTelephony(deps: TelephonyDeps): Promise<Telephony> {
     );
     const c = client;
     new Gauge({ name: 'theo_ari_connected', help: '1 while the ARI event WebSocket is connected', registers: [deps.registry], collect() { this.set(c.connected ? 1 : 0); } });
+    new Counter({ name: 'theo_ari_malformed_events_total', help: 'ARI events refused before any handler read them: not JSON, not an object, or fields of the wrong type', registers: [deps.registry], collect() { this.reset(); this.inc(c.malformed); } });
     client.start();
   }
   let sip: SipAdapter | undefined;

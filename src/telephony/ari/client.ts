@@ -8,7 +8,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { TheoError, errorMessage } from '../../errors/index.js';
+import { LogThrottle } from '../../util/log-throttle.js';
 import { redactError, redactUrl, splitCredentials } from '../../util/redact.js';
+import { checkAriEvent } from './event-shape.js';
 
 export interface AriChannel {
   id: string;
@@ -72,6 +74,9 @@ export class AriClient extends EventEmitter<AriClientEvents> {
   private attempt = 0;
   /** Failed connection attempts since the last success. */
   private failures = 0;
+  /** Events refused as not JSON or malformed (see event-shape.ts). */
+  malformed = 0;
+  private readonly refusals: LogThrottle;
   private timer: NodeJS.Timeout | undefined;
   connected = false;
 
@@ -81,6 +86,7 @@ export class AriClient extends EventEmitter<AriClientEvents> {
     this.base = `${splitCredentials(opts.url).url.replace(/\/+$/, '').replace(/\/ari$/, '')}/ari`;
     this.shown = redactUrl(this.base);
     this.auth = `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString('base64')}`;
+    this.refusals = new LogThrottle((fields, message) => opts.logger.warn(fields, message));
   }
 
   /** Opens the event WebSocket (and keeps it open). */
@@ -99,18 +105,25 @@ export class AriClient extends EventEmitter<AriClientEvents> {
       this.emit('connected', again);
     });
     ws.on('message', (data: Buffer) => {
-      let ev: AriEvent;
+      let value: unknown;
       try {
-        ev = JSON.parse(data.toString('utf8')) as AriEvent;
+        value = JSON.parse(data.toString('utf8'));
       } catch (err) {
-        this.opts.logger.warn({ err: errorMessage(err) }, 'ARI sent an event that is not JSON; ignored');
+        this.malformed++;
+        this.refusals.note('not_json', 'ARI sent an event that is not JSON; ignored', { err: errorMessage(err) });
         return;
       }
-      if (typeof ev.type !== 'string') return;
+      const checked = checkAriEvent(value);
+      if ('problem' in checked) {
+        this.malformed++;
+        this.refusals.note(checked.problem, 'ARI sent a malformed event; ignored', { problem: checked.problem });
+        return;
+      }
+      const ev = checked.event;
       try {
         this.emit('event', ev);
       } catch (err) {
-        this.opts.logger.error({ err: errorMessage(err), type: ev.type }, 'ARI event handler failed');
+        this.opts.logger.error({ err, type: ev.type }, 'ARI event handler failed');
       }
     });
     ws.on('unexpected-response', (_req, res) => {

@@ -46,3 +46,47 @@ describe('AriClient and credentials in its URL', () => {
     expect(logged).not.toContain('urlpass');
   });
 });
+
+describe('AriClient and malformed events', () => {
+  it('refuses events that are not JSON objects or whose fields have the wrong type, counts them, logs at a bounded rate, and goes on', async () => {
+    double = await AriDouble.start({ user: 'theo', password: 'secret', app: 'theo' });
+    const lines: string[] = [];
+    const c = client(double.url, lines);
+    const seen: unknown[] = [];
+    c.on('event', (ev) => seen.push(ev));
+    const connected = new Promise<void>((r) => c.once('connected', () => r()));
+    c.start();
+    await connected;
+    const bad = [
+      'null',
+      '[1, 2]',
+      '"StasisStart"',
+      '{not json',
+      '{"type": 5}',
+      '{"type": "StasisStart", "channel": null}',
+      '{"type": "StasisStart", "channel": {"id": 7}}',
+      '{"type": "StasisStart", "channel": {"id": "c1", "caller": "bob"}}',
+      '{"type": "StasisStart", "channel": {"id": "c1", "dialplan": {"exten": 100}}}',
+      '{"type": "StasisStart", "channel": {"id": "c1", "channelvars": {"X": {}}}}',
+      '{"type": "BridgeCreated", "bridge": {"id": "b", "channels": [1]}}',
+    ];
+    for (let i = 0; i < 3; i++) for (const text of bad) for (const ws of double.clients) ws.send(text);
+    const good = { type: 'StasisStart', application: 'theo', channel: { id: 'c2', name: 'PJSIP/1', state: 'Up', caller: { name: '', number: '100' }, dialplan: { context: 'x', exten: '200', priority: 1 }, channelvars: {} } };
+    for (const ws of double.clients) ws.send(JSON.stringify(good));
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (seen.length > 0) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 10);
+    });
+    expect(seen).toEqual([good]);
+    expect(c.malformed).toBe(3 * bad.length);
+    expect(c.connected).toBe(true);
+    const refusals = lines.filter((l) => l.includes('malformed event') || l.includes('not JSON'));
+    // One line per reason (each reason once here: the rest are suppressed within the interval).
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(bad.length);
+  });
+});
