@@ -96,11 +96,11 @@ export function buildProgram(): Command {
     .option('--rtp-fork <ports>', 'comma-separated UDP ports where every RTP source becomes a call session (env THEO_RTP_FORK_PORTS)', portList)
     .option('--ari-url <url>', "Asterisk's HTTP server for the ARI controller, e.g. http://127.0.0.1:8088 (env THEO_ARI_URL)")
     .option('--ari-user <user>', 'ARI user (env THEO_ARI_USER)')
-    .option('--ari-password <password>', 'ARI password (env THEO_ARI_PASSWORD)')
+    .option('--ari-password <password>', 'ARI password; prefer env THEO_ARI_PASSWORD (a flag shows in ps)')
     .option('--ari-app <name>', 'Stasis application calls enter (default theo; env THEO_ARI_APP)')
     .option('--drachtio-host <host>', "drachtio-server's application address: answer SIP calls through it (default 127.0.0.1; env THEO_DRACHTIO_HOST)")
     .option('--drachtio-port <port>', "drachtio-server's application port (default 9022; env THEO_DRACHTIO_PORT)", int('--drachtio-port', 1, 65535))
-    .option('--drachtio-secret <secret>', "drachtio-server's shared secret (env THEO_DRACHTIO_SECRET)")
+    .option('--drachtio-secret <secret>', "drachtio-server's shared secret; prefer env THEO_DRACHTIO_SECRET (a flag shows in ps)")
     .action(async (flags: CommonFlags & { host?: string; port?: number; rtpHost?: string; rtpPorts?: [number, number]; model?: string; preload?: boolean; tlsCert?: string; tlsKey?: string; rtpFork?: number[]; ariUrl?: string; ariUser?: string; ariPassword?: string; ariApp?: string; drachtioHost?: string; drachtioPort?: number; drachtioSecret?: string }) => {
       const config = buildConfig(flags, {
         server: { host: flags.host, port: flags.port, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey },
