@@ -59,7 +59,7 @@ export const KNOWN: Known[] = [
     target: 'rtp',
     kind: 'leak',
     what: /after the RTP calls went idle/,
-    defect: "an RTP fork source that changes payload type between rates opens a session per change; the replaced sessions wait in finish() (no time limit) for the worker and outlive their call by minutes",
+    defect: 'hostile RTP on a fork port queues minutes of worker decoding (a new session at every change of payload type between rates), and an ended call waits in Session.finish() (no time limit) for its finals: sessions outlive their call by minutes',
   },
 ];
 

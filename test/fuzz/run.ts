@@ -1,5 +1,5 @@
 // `npm run fuzz -- [options]`: seeded, time-bounded fuzzing of Theo's input handling on loopback, against a
-// real `theo serve` (bin/theo.js over dist: run `npm run build` first) and in-process parsers. Prints a
+// real `theo serve` (bin/theo.js over dist, rebuilt first when the sources are newer) and in-process parsers. Prints a
 // summary per target and overall; exits 1 on any crash, hang, leak, error or uncounted input.
 //
 //   --seed N                 run seed (default 1); every input is a function of (seed, target, index)
@@ -10,6 +10,8 @@
 //   --out DIR                reproducers (default: a theo-fuzz-<seed> folder in the temp dir)
 //   --json FILE              the reports as JSON as well
 import { writeFileSync } from 'node:fs';
+import { runCli } from '../helpers/cli.js';
+import buildIfStale from '../helpers/global-setup.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TARGETS, type Budget, type TargetName } from './harness.js';
@@ -67,7 +69,8 @@ async function main(): Promise<number> {
   for (const t of targets) budgets[t] = { count: counts[t] ?? DEFAULTS[t].count, seconds: seconds[t] ?? DEFAULTS[t].seconds };
   const outDir = args.get('out') ?? join(tmpdir(), `theo-fuzz-${seed}`);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  const session = new FuzzSession({ seed, targets, budgets, ports: PORTS, outDir, log, drainSeconds: 360 });
+  buildIfStale(); // theo serve runs from dist, as in the test suite
+  const session = new FuzzSession({ seed, targets, budgets, ports: PORTS, outDir, log, drainSeconds: 120 });
 
   const replay = args.get('replay');
   if (replay !== undefined) {
@@ -98,12 +101,4 @@ async function main(): Promise<number> {
   return verdict(run).passed ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runCli(main);

@@ -28,6 +28,8 @@ export interface FrameSpec {
   lengthForm?: 7 | 16 | 64;
   /** A length field that is not the payload's real length. */
   claimedLength?: number;
+  /** The masking key; default random (a fuzzer passes its own, so that its frames replay byte for byte). */
+  maskKey?: Uint8Array;
 }
 
 export function encodeFrame(f: FrameSpec): Buffer {
@@ -51,8 +53,8 @@ export function encodeFrame(f: FrameSpec): Buffer {
   const body = Buffer.from(f.payload);
   if (mask) {
     head[1] |= 0x80;
-    const key = randomBytes(4);
-    key.copy(head, o);
+    const key = f.maskKey ?? randomBytes(4);
+    head.set(key.subarray(0, 4), o);
     for (let i = 0; i < body.length; i++) body[i] = (body[i] as number) ^ (key[i & 3] as number);
   }
   return Buffer.concat([head, body]);
@@ -193,8 +195,8 @@ export class RawWs {
 }
 
 /** An HTTP/1.1 upgrade request for `path` with these extra header lines. */
-export function upgradeRequest(path: string, headers: Record<string, string>): string {
-  const lines = [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13'];
+export function upgradeRequest(path: string, headers: Record<string, string>, key: Uint8Array = randomBytes(16)): string {
+  const lines = [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${Buffer.from(key).toString('base64')}`, 'Sec-WebSocket-Version: 13'];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }

@@ -1,5 +1,5 @@
 // `npm run soak -- --minutes N`: the end-to-end soak (test/soak/soak.ts) against a real `theo serve`
-// (bin/theo.js over dist: run `npm run build` first). Prints the summary and a `SOAK_RESULT {json}` line;
+// (bin/theo.js over dist, rebuilt first when the sources are newer). Prints the summary and a `SOAK_RESULT {json}` line;
 // exits 1 when a final is missing, an error came, the server crashed or did not stop gracefully, or its RSS
 // grew more than --max-growth-mb after the warm-up.
 //
@@ -8,6 +8,8 @@
 //   --max-growth-mb X    the RSS growth goal (default 5)
 //   --json FILE          the result with every memory sample
 import { writeFileSync } from 'node:fs';
+import { runCli } from '../helpers/cli.js';
+import buildIfStale from '../helpers/global-setup.js';
 import { formatSoak, runSoak } from './soak.js';
 
 function arg(name: string): string | undefined {
@@ -21,6 +23,7 @@ async function main(): Promise<number> {
   if (!(minutes > 0)) throw new Error('--minutes must be a positive number');
   const warmupMinutes = Number(arg('warmup') ?? Math.min(3, minutes / 3));
   const maxGrowth = Number(arg('max-growth-mb') ?? 5);
+  buildIfStale(); // theo serve runs from dist, as in the test suite
   const r = await runSoak({ minutes, warmupMinutes, ports: { fork: 43602, rtp: [43740, 43779] }, log: (l) => void process.stderr.write(`${l}\n`) });
   process.stdout.write(`${formatSoak(r)}\n`);
   process.stdout.write(`SOAK_RESULT ${JSON.stringify(r)}\n`);
@@ -32,12 +35,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runCli(main);

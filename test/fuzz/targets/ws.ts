@@ -13,7 +13,7 @@ import { breakJson, mutateJson, toText, type Json } from '../json-mutate.js';
 import { INTERESTING_STRINGS, pick } from '../mutate.js';
 import { inputPrng } from '../mutate.js';
 import type { FuzzContext, FuzzTarget } from '../target.js';
-import { OP, RawWs, closePayload, encodeFrame, upgradeRequest } from '../ws-wire.js';
+import { OP, RawWs, closePayload, encodeFrame, upgradeRequest, type FrameSpec } from '../ws-wire.js';
 
 const CONCURRENCY = 12;
 /** realtime.maxMessageBytes of the server (its default). */
@@ -66,8 +66,15 @@ function quietPcm(prng: Prng, samples: number): Buffer {
   return b;
 }
 
-function textFrame(text: string | Buffer, extra: Partial<Parameters<typeof encodeFrame>[0]> = {}): Buffer {
-  return encodeFrame({ opcode: OP.text, payload: typeof text === 'string' ? Buffer.from(text) : text, ...extra });
+/** Masking keys of the script being generated: from the seed, so that a script replays byte for byte. */
+let maskKeys: Prng | undefined;
+
+function encode(spec: FrameSpec): Buffer {
+  return encodeFrame({ maskKey: maskKeys?.fill(new Uint8Array(4)), ...spec });
+}
+
+function textFrame(text: string | Buffer, extra: Partial<FrameSpec> = {}): Buffer {
+  return encode({ opcode: OP.text, payload: typeof text === 'string' ? Buffer.from(text) : text, ...extra });
 }
 
 /** One client message of `protocol`: a mutated event, an audio chunk, or text that is not JSON. */
@@ -105,15 +112,15 @@ function message(prng: Prng, protocol: 'theo' | 'openai', kinds: Record<string, 
 /** The frames of one message: usually one frame; sometimes fragmented, with a ping between fragments. */
 function framesOf(prng: Prng, m: { payload: Buffer; binary: boolean }, kinds: Record<string, number>): Buffer[] {
   const opcode = m.binary ? OP.binary : OP.text;
-  if (prng.chance(0.85) || m.payload.length < 2) return [encodeFrame({ opcode, payload: m.payload, lengthForm: prng.chance(0.05) ? pick(prng, [16, 64] as const) : undefined })];
+  if (prng.chance(0.85) || m.payload.length < 2) return [encode({ opcode, payload: m.payload, lengthForm: prng.chance(0.05) ? pick(prng, [16, 64] as const) : undefined })];
   bump(kinds, 'fragmented message');
   const parts = 2 + prng.int(3);
   const out: Buffer[] = [];
   let at = 0;
   for (let k = 0; k < parts; k++) {
     const end = k === parts - 1 ? m.payload.length : Math.min(m.payload.length, at + 1 + prng.int(Math.max(1, m.payload.length - at)));
-    out.push(encodeFrame({ opcode: k === 0 ? opcode : OP.continuation, fin: k === parts - 1, payload: m.payload.subarray(at, end) }));
-    if (k < parts - 1 && prng.chance(0.3)) out.push(encodeFrame({ opcode: OP.ping, payload: Buffer.from('between') }));
+    out.push(encode({ opcode: k === 0 ? opcode : OP.continuation, fin: k === parts - 1, payload: m.payload.subarray(at, end) }));
+    if (k < parts - 1 && prng.chance(0.3)) out.push(encode({ opcode: OP.ping, payload: Buffer.from('between') }));
     at = end;
   }
   return out;
@@ -129,29 +136,29 @@ function violation(prng: Prng, kind: (typeof VIOLATIONS)[number]): Buffer[] {
     case 'rsv':
       return [textFrame(json, { rsv: 1 + prng.int(7) })];
     case 'reserved opcode':
-      return [encodeFrame({ opcode: pick(prng, [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]), payload: json })];
+      return [encode({ opcode: pick(prng, [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]), payload: json })];
     case 'long control frame':
-      return [encodeFrame({ opcode: OP.ping, payload: Buffer.alloc(126 + prng.int(200), 1) })];
+      return [encode({ opcode: OP.ping, payload: Buffer.alloc(126 + prng.int(200), 1) })];
     case 'fragmented control frame':
-      return [encodeFrame({ opcode: OP.ping, fin: false, payload: Buffer.from('p') })];
+      return [encode({ opcode: OP.ping, fin: false, payload: Buffer.from('p') })];
     case 'orphan continuation':
-      return [encodeFrame({ opcode: OP.continuation, payload: json })];
+      return [encode({ opcode: OP.continuation, payload: json })];
     case 'data frame inside a fragmented message':
       return [textFrame(json.subarray(0, 5), { fin: false }), textFrame(json)];
     case 'invalid UTF-8':
       return [textFrame(Buffer.concat([json.subarray(0, 10), Buffer.from(pick(prng, [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]])), json.subarray(10)]))];
     case 'bad close code':
-      return [encodeFrame({ opcode: OP.close, payload: closePayload(pick(prng, [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])) })];
+      return [encode({ opcode: OP.close, payload: closePayload(pick(prng, [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])) })];
     case 'one-byte close payload':
-      return [encodeFrame({ opcode: OP.close, payload: Buffer.from([3]) })];
+      return [encode({ opcode: OP.close, payload: Buffer.from([3]) })];
     case 'close reason not UTF-8':
-      return [encodeFrame({ opcode: OP.close, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff, 0xfe])]) })];
+      return [encode({ opcode: OP.close, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff, 0xfe])]) })];
     case 'length over the limit':
-      return [encodeFrame({ opcode: OP.text, payload: Buffer.alloc(0), claimedLength: MAX_MESSAGE + 1 + prng.int(MAX_MESSAGE) })];
+      return [encode({ opcode: OP.text, payload: Buffer.alloc(0), claimedLength: MAX_MESSAGE + 1 + prng.int(MAX_MESSAGE) })];
     case 'length over 2^53':
       return [Buffer.concat([Buffer.from([0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1]), Buffer.alloc(4)])];
     case 'truncated frame':
-      return [encodeFrame({ opcode: OP.text, payload: json, claimedLength: json.length + 1 + prng.int(1000) })];
+      return [encode({ opcode: OP.text, payload: json, claimedLength: json.length + 1 + prng.int(1000) })];
     case 'garbage':
       return [prng.fill(Buffer.alloc(1 + prng.int(64))) as Buffer];
   }
@@ -159,6 +166,15 @@ function violation(prng: Prng, kind: (typeof VIOLATIONS)[number]): Buffer[] {
 
 /** Connection `index` of the run: a function of (seed, index) only. */
 export function wsScript(seed: number, index: number, apiKey: string): WsScript {
+  maskKeys = inputPrng(seed, 'ws-mask', index);
+  try {
+    return script(seed, index, apiKey);
+  } finally {
+    maskKeys = undefined;
+  }
+}
+
+function script(seed: number, index: number, apiKey: string): WsScript {
   const prng = inputPrng(seed, 'ws', index);
   const kinds: Record<string, number> = {};
   const auth = { Authorization: `Bearer ${apiKey}` };
@@ -172,7 +188,7 @@ export function wsScript(seed: number, index: number, apiKey: string): WsScript 
   for (let k = 0; k < n; k++) {
     if (prng.chance(0.03)) {
       bump(kinds, 'ping');
-      frames.push(encodeFrame({ opcode: pick(prng, [OP.ping, OP.pong]), payload: prng.fill(Buffer.alloc(prng.int(126))) }));
+      frames.push(encode({ opcode: pick(prng, [OP.ping, OP.pong]), payload: prng.fill(Buffer.alloc(prng.int(126))) }));
       continue;
     }
     const m = message(prng, protocol === 'theo' ? 'theo' : 'openai', kinds);
@@ -191,9 +207,9 @@ export function wsScript(seed: number, index: number, apiKey: string): WsScript 
     end = 'FIN without a close frame';
   } else {
     end = 'close 1000';
-    frames.push(encodeFrame({ opcode: OP.close, payload: closePayload(1000, 'done') }));
+    frames.push(encode({ opcode: OP.close, payload: closePayload(1000, 'done') }));
   }
-  return { protocol, request: upgradeRequest(path, headers), frames, messages: n, kinds, end };
+  return { protocol, request: upgradeRequest(path, headers, maskKeys?.fill(new Uint8Array(16))), frames, messages: n, kinds, end };
 }
 
 function handshakeScript(prng: Prng, apiKey: string): WsScript {
@@ -209,9 +225,9 @@ function handshakeScript(prng: Prng, apiKey: string): WsScript {
     ['header value mutated', '/v1/realtime', { Authorization: `Bearer ${apiKey}`, [pick(prng, ['OpenAI-Beta', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'X-Request-Id'])]: pick(prng, INTERESTING_STRINGS.slice(0, 29)).replace(/[\r\n\0]/g, '') }],
   ];
   const [what, path, headers] = pick(prng, variants);
-  let request = upgradeRequest(path, headers);
+  let request = upgradeRequest(path, headers, maskKeys?.fill(new Uint8Array(16)));
   if (what === 'no API key' && prng.chance(0.3)) request = request.replace('Upgrade: websocket\r\n', '');
-  const frames = [encodeFrame({ opcode: OP.text, payload: Buffer.from('{"type":"session.cancel"}') }), encodeFrame({ opcode: OP.close, payload: closePayload(1000, 'done') })];
+  const frames = [encode({ opcode: OP.text, payload: Buffer.from('{"type":"session.cancel"}') }), encode({ opcode: OP.close, payload: closePayload(1000, 'done') })];
   return { protocol: 'handshake', request, frames, messages: 1, kinds: { [`handshake: ${what}`]: 1 }, end: 'close 1000' };
 }
 
