@@ -43,11 +43,24 @@ export const KNOWN: Known[] = [
     defect: "a multipart body cut short (busboy 'Unexpected end of form') is emitted on the file stream, which has no error listener: the process dies",
   },
   {
+    target: 'ws',
+    kind: 'crash',
+    what: /theo serve exited/,
+    skip: ['ws: handshake: observer of no session, id over 100 bytes'],
+    defect: "an observer upgrade for a session id over ~100 bytes is closed with 4404 and a reason that names the id: the ws library throws RangeError (close reason over 123 bytes) in the upgrade handler and the process dies",
+  },
+  {
     target: 'ari',
     kind: 'crash',
     what: /theo serve exited/,
     skip: ['ari: not an event'],
     defect: "an ARI event that is JSON but not an object (`null`) throws in AriClient's message handler: the process dies",
+  },
+  {
+    target: 'ari',
+    kind: 'error',
+    what: /do not fit the ARI listing: .*\/channels\/\/answer/,
+    defect: "a StasisStart whose channel id is '' makes the controller call POST /channels//answer (and the rest of the call setup) with an empty id",
   },
   {
     target: 'ari',

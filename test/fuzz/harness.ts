@@ -53,7 +53,7 @@ export interface TargetReport {
   /** Rejections the runtime does not count anywhere. */
   gaps: string[];
   findings: Finding[];
-  memory?: { rssBeforeMb: number; rssAfterMb: number; rssPeakMb: number; heapAfterMb: number; cpuSeconds: number };
+  memory?: { rssBeforeMb: number; rssAfterMb: number; rssPeakMb: number; heapAfterMb: number; externalAfterMb: number; cpuSeconds: number };
 }
 
 export function emptyReport(target: TargetName, seed: number): TargetReport {
@@ -146,17 +146,18 @@ export class ServerUnderTest {
   }
 
   /** RSS now (MB), tracking the peak; a leak finding the first time it passes the limit. */
-  async memory(target: TargetName): Promise<{ rssMb: number; heapMb: number; cpuSeconds: number; finding?: Finding }> {
+  async memory(target: TargetName): Promise<{ rssMb: number; heapMb: number; externalMb: number; cpuSeconds: number; finding?: Finding }> {
     const m = await this.theo.metrics();
     const rssMb = (m.get('process_resident_memory_bytes') ?? 0) / 2 ** 20;
     const heapMb = (m.get('nodejs_heap_size_used_bytes') ?? 0) / 2 ** 20;
+    const externalMb = (m.get('nodejs_external_memory_bytes') ?? 0) / 2 ** 20;
     const cpuSeconds = m.get('process_cpu_seconds_total') ?? 0;
     this.peakRss = Math.max(this.peakRss, rssMb);
     if (rssMb > this.opts.rssLimitMb && !this.leakReported) {
       this.leakReported = true;
-      return { rssMb, heapMb, cpuSeconds, finding: { kind: 'leak', target, what: `theo serve RSS ${rssMb.toFixed(0)} MB passed the ${this.opts.rssLimitMb} MB bound` } };
+      return { rssMb, heapMb, externalMb, cpuSeconds, finding: { kind: 'leak', target, what: `theo serve RSS ${rssMb.toFixed(0)} MB passed the ${this.opts.rssLimitMb} MB bound` } };
     }
-    return { rssMb, heapMb, cpuSeconds };
+    return { rssMb, heapMb, externalMb, cpuSeconds };
   }
 
   get peakRssMb(): number {
@@ -230,8 +231,8 @@ export function saveReproducer(outDir: string, target: TargetName, seed: number,
 }
 
 /** The report's memory line from the reading before the target and the one after it. */
-export function memoryLine(before: { rssMb: number; cpuSeconds: number }, after: { rssMb: number; heapMb: number; cpuSeconds: number }, server: ServerUnderTest): NonNullable<TargetReport['memory']> {
-  return { rssBeforeMb: before.rssMb, rssAfterMb: after.rssMb, rssPeakMb: server.peakRssMb, heapAfterMb: after.heapMb, cpuSeconds: after.cpuSeconds - before.cpuSeconds };
+export function memoryLine(before: { rssMb: number; cpuSeconds: number }, after: { rssMb: number; heapMb: number; externalMb: number; cpuSeconds: number }, server: ServerUnderTest): NonNullable<TargetReport['memory']> {
+  return { rssBeforeMb: before.rssMb, rssAfterMb: after.rssMb, rssPeakMb: server.peakRssMb, heapAfterMb: after.heapMb, externalAfterMb: after.externalMb, cpuSeconds: after.cpuSeconds - before.cpuSeconds };
 }
 
 /** Error-level log lines of the server since the mark: each kind is a finding (a fault the runtime caught). */

@@ -83,11 +83,11 @@ export function mutateJson(prng: Prng, msg: Json, extraKeys: readonly string[] =
         else parent.push(structuredClone(cur));
         break;
       case 4:
-        set(parent, key, deep(prng.chance(0.9) ? 1 + prng.int(64) : 1000 + prng.int(20_000)));
+        set(parent, key, deep(prng.chance(0.98) ? 1 + prng.int(64) : 1000 + prng.int(20_000)));
         break;
       case 5:
-        if (typeof cur === 'string') set(parent, key, cur.repeat(1 + prng.int(prng.chance(0.9) ? 4 : 5000)));
-        else if (Array.isArray(cur)) set(parent, key, Array.from({ length: prng.chance(0.9) ? prng.int(300) : 10_000 }, () => structuredClone(cur[0] ?? 'w')));
+        if (typeof cur === 'string') set(parent, key, cur.repeat(1 + prng.int(prng.chance(0.98) ? 4 : 5000)));
+        else if (Array.isArray(cur)) set(parent, key, Array.from({ length: prng.chance(0.98) ? prng.int(300) : 10_000 }, () => structuredClone(cur[0] ?? 'w')));
         else set(parent, key, interesting(prng));
         break;
       case 6:

@@ -29,7 +29,7 @@ export function formatReport(r: TargetReport): string {
   if (r.accounting.length === 0) out.push('    (none)');
   out.push(`  gaps (rejections no runtime counter shows): ${r.gaps.length === 0 ? 'none' : ''}`);
   for (const g of r.gaps) out.push(`    - ${g}`);
-  if (r.memory) out.push(`  theo serve memory: RSS ${r.memory.rssBeforeMb.toFixed(1)} → ${r.memory.rssAfterMb.toFixed(1)} MB (peak ${r.memory.rssPeakMb.toFixed(1)} MB), heap used ${r.memory.heapAfterMb.toFixed(1)} MB; ${r.memory.cpuSeconds.toFixed(1)} CPU-seconds`);
+  if (r.memory) out.push(`  theo serve memory: RSS ${r.memory.rssBeforeMb.toFixed(1)} → ${r.memory.rssAfterMb.toFixed(1)} MB (peak ${r.memory.rssPeakMb.toFixed(1)} MB), heap used ${r.memory.heapAfterMb.toFixed(1)} MB, external ${r.memory.externalAfterMb.toFixed(1)} MB at the end; ${r.memory.cpuSeconds.toFixed(1)} CPU-seconds`);
   out.push(`  findings: ${r.findings.length === 0 ? 'none' : r.findings.length}`);
   for (const f of r.findings) out.push(...finding(f));
   return out.join('\n');

@@ -63,6 +63,8 @@ export interface SoakResult {
   rtp: StreamResult;
   samples: Sample[];
   growth: { rss: Growth; heapUsed: Growth; external: Growth; workerRss: Growth };
+  /** The same over the second half of the run alone: growth that has levelled off shows here as ~0. */
+  secondHalf: { rss: Growth; heapUsed: Growth };
   /** theo serve's exit after SIGTERM (0: graceful). */
   exit: { code: number | null; signal: NodeJS.Signals | null };
   serverCrashed: boolean;
@@ -214,6 +216,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     rtp: rtpTally.result(utterancesIn(rtpCycle, sent)),
     samples,
     growth: { rss: growth(samples, 'rss', from), heapUsed: growth(samples, 'heapUsed', from), external: growth(samples, 'external', from), workerRss: growth(samples, 'workerRss', from) },
+    secondHalf: { rss: growth(samples, 'rss', opts.minutes * 30), heapUsed: growth(samples, 'heapUsed', opts.minutes * 30) },
     exit,
     serverCrashed,
     errorLogs,
@@ -235,6 +238,7 @@ export function formatSoak(r: SoakResult): string {
     s('RTP (fork, G.711 µ-law, 20 ms)  ', r.rtp),
     `  theo serve RSS ${first ? mb(first.rss) : '-'} after warm-up → ${last ? mb(last.rss) : '-'} at the end: growth ${g(r.growth.rss)}`,
     `  heap used ${g(r.growth.heapUsed)}; external ${g(r.growth.external)}; worker RSS ${g(r.growth.workerRss)}`,
+    `  second half of the run alone: RSS ${g(r.secondHalf.rss)}, heap used ${g(r.secondHalf.heapUsed)}`,
     `  ${r.samples.length} samples; theo serve ${r.serverCrashed ? 'CRASHED' : `stopped with code ${r.exit.code ?? 'none'}`}; error-level log lines: ${r.errorLogs.length === 0 ? 'none' : ''}`,
     ...r.errorLogs.map((l) => `    ${l}`),
   ].join('\n');

@@ -7,9 +7,10 @@
 import net from 'node:net';
 import type { Prng } from '../../../src/util/prng.js';
 import { audioSeeds, mutateAudio } from '../audio-seeds.js';
-import { Deadline, bump, counterDelta, emptyReport, finishReport, memoryLine, saveReproducer, type Finding, type TargetReport } from '../harness.js';
+import { CrashHandler } from '../crashes.js';
+import { Deadline, bump, counterDelta, emptyReport, finishReport, memoryLine, saveReproducer } from '../harness.js';
 import { INTERESTING_STRINGS, concat, inputPrng, mutate, pick } from '../mutate.js';
-import type { FuzzContext, FuzzTarget } from '../target.js';
+import type { FuzzTarget } from '../target.js';
 
 const CONCURRENCY = 4;
 const RESPONSE_TIMEOUT_MS = 120_000;
@@ -226,9 +227,6 @@ function dechunk(text: string): string {
 
 const HTTP_COUNTERS = ['theo_http_errors_total', 'theo_transcription_requests_total', 'theo_worker_restarts_total'];
 
-/** After this many crashes the target stops: each costs a restart. */
-const MAX_CRASHES = 3;
-
 export const multipartTarget: FuzzTarget = {
   name: 'multipart',
   needsServer: true,
@@ -239,35 +237,30 @@ export const multipartTarget: FuzzTarget = {
     server.markLogs();
     const memBefore = await server.memory('multipart');
     const deadline = new Deadline(ctx.budget);
+    const port = (): number => Number(new URL(server.url).port);
+    const crashes = new CrashHandler(ctx, 'multipart', async (i) => {
+      const input = httpInput(ctx.seed, i, server.opts.apiKey);
+      await send(port(), input);
+      return { kind: input.kind, bytes: input.bytes };
+    });
     // Tallies since the last (re)start of the server: a crash resets its counters, and these with them.
     let epoch = { n: 0, before: await server.metrics(), errors: {} as Record<string, number>, unanswered: 0, since: 0 };
-    /** Input kinds that crashed the server (reproduced): not sent again in this run, so that the rest is fuzzed. */
-    const quarantined = new Set<string>([...ctx.skipKinds].filter((k) => k.startsWith('multipart: ')).map((k) => k.slice(11)));
-    let crashes = 0;
     let next = 0;
     let checked = 0;
-    let stop = false;
-    const inFlight = new Set<number>();
-    /** Requests sent since the last check: one of them crashed the server if it died. */
-    const suspects = new Set<number>();
-    /** While a crash is reproduced, the other workers wait: their requests would blur which one did it. */
-    let paused: Promise<void> | undefined;
     const worker = async (): Promise<void> => {
-      while (!stop && deadline.more(next)) {
-        if (paused) await paused;
-        if (stop) break;
+      while (!crashes.stopped && deadline.more(next)) {
+        await crashes.gate();
         const index = next++;
         const input = httpInput(ctx.seed, index, server.opts.apiKey);
-        if (quarantined.has(input.kind)) {
+        if (crashes.quarantined.has(input.kind)) {
           bump(report.outcomes, `${input.kind}: not sent (a known crasher, or it crashed the server earlier)`);
           continue;
         }
         bump(report.inputs, input.kind);
-        inFlight.add(index);
-        suspects.add(index);
+        crashes.begin(index);
         const mine = epoch;
-        const a = await send(Number(new URL(server.url).port), input);
-        inFlight.delete(index);
+        const a = await send(port(), input);
+        crashes.end(index);
         report.count++;
         // A connection reset with no answer may be the process dying: give the exit a moment to show.
         if (a !== 'timeout' && a !== undefined && a.status === 0 && server.theo.alive()) await new Promise((r) => setTimeout(r, 300));
@@ -290,23 +283,7 @@ export const multipartTarget: FuzzTarget = {
         if (!server.theo.alive() || index - checked >= 20) {
           const from = checked;
           checked = index;
-          let resume = (): void => undefined;
-          const gate = new Promise<void>((r) => (resume = r));
-          const f = await server.check('multipart', [from, index + 1]);
-          if (f && !paused) {
-            paused = gate;
-            crashes++;
-            // Requests still in flight end (reset) with the old process; then each suspect alone.
-            while (inFlight.size > 0) await new Promise((r) => setTimeout(r, 50));
-            const found = await reproduce(ctx, f, [...new Set([...suspects, index])]);
-            addCrash(report, found.finding);
-            if (found.kind !== undefined) quarantined.add(found.kind);
-            if (crashes >= MAX_CRASHES) stop = true;
-            epoch = { n: epoch.n + 1, before: await server.metrics(), errors: {}, unanswered: 0, since: index + 1 };
-            paused = undefined;
-            resume();
-          }
-          suspects.clear();
+          if (await crashes.check(report, [from, index + 1])) epoch = { n: epoch.n + 1, before: await server.metrics(), errors: {}, unanswered: 0, since: index + 1 };
           const mem = await server.memory('multipart').catch(() => undefined);
           if (mem?.finding) report.findings.push(mem.finding);
         }
@@ -350,36 +327,3 @@ export const multipartTarget: FuzzTarget = {
     return input.bytes;
   },
 };
-
-/** The exception that killed the process: its first error line and the frame it was thrown from. */
-export function crashSignature(detail: string | undefined): string {
-  const lines = (detail ?? '').split('\n');
-  const at = lines.findIndex((l) => /^\w*Error\b/.test(l.trim()) && !/Parse Error/.test(l));
-  return at < 0 ? (lines[0] ?? '') : `${lines[at]!.trim()} ${lines[at + 1]?.trim() ?? ''}`;
-}
-
-/** A crash with the signature of one already reported is added to it (one finding per defect). */
-export function addCrash(report: TargetReport, f: Finding): void {
-  const sig = crashSignature(f.detail);
-  const same = report.findings.find((x) => x.kind === 'crash' && crashSignature(x.detail) === sig);
-  if (!same) report.findings.push(f);
-  else same.what += `; the same crash again (${f.reproducer ? `input ${f.reproducer.index}` : 'not reproduced alone'})`;
-}
-
-/** After a crash: the requests in flight, each alone against the restarted server; the kind that did it. */
-async function reproduce(ctx: FuzzContext, f: Finding, indices: number[]): Promise<{ finding: Finding; kind?: string }> {
-  const server = ctx.server!;
-  for (const i of indices.sort((a, b) => a - b)) {
-    const input = httpInput(ctx.seed, i, server.opts.apiKey);
-    await send(Number(new URL(server.url).port), input);
-    await new Promise((r) => setTimeout(r, 200));
-    if (!server.theo.alive()) {
-      const again = await server.check('multipart', [i, i + 1]);
-      return {
-        finding: { ...f, what: `${f.what}; request ${i} (${input.kind}) alone reproduces it; that kind is not sent again in this run`, reproducer: saveReproducer(ctx.outDir, 'multipart', ctx.seed, i, input.bytes), detail: again?.detail ?? f.detail },
-        kind: input.kind,
-      };
-    }
-  }
-  return { finding: { ...f, what: `${f.what}; not reproduced by the requests in flight (${indices.join(', ')}) one by one` } };
-}

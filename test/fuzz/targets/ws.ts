@@ -8,6 +8,7 @@
 // reconciled with theo_ws_input_errors_total and theo_ws_rejected_total.
 import type { Prng } from '../../../src/util/prng.js';
 import { total } from '../../helpers/prom.js';
+import { CrashHandler } from '../crashes.js';
 import { Deadline, bump, counterDelta, emptyReport, finishReport, memoryLine, saveReproducer, sumOf, type Finding, type TargetReport } from '../harness.js';
 import { breakJson, mutateJson, toText, type Json } from '../json-mutate.js';
 import { INTERESTING_STRINGS, pick } from '../mutate.js';
@@ -30,6 +31,8 @@ export interface WsScript {
   kinds: Record<string, number>;
   /** How the client ends: cleanly, or with the violation named. */
   end: string;
+  /** What a crash quarantines: the upgrade variant, or the protocol and the end. */
+  kind: string;
 }
 
 const THEO_SEEDS: Json[] = [
@@ -209,7 +212,7 @@ function script(seed: number, index: number, apiKey: string): WsScript {
     end = 'close 1000';
     frames.push(encode({ opcode: OP.close, payload: closePayload(1000, 'done') }));
   }
-  return { protocol, request: upgradeRequest(path, headers, maskKeys?.fill(new Uint8Array(16))), frames, messages: n, kinds, end };
+  return { protocol, request: upgradeRequest(path, headers, maskKeys?.fill(new Uint8Array(16))), frames, messages: n, kinds, end, kind: `${protocol}: ${end}` };
 }
 
 function handshakeScript(prng: Prng, apiKey: string): WsScript {
@@ -220,7 +223,8 @@ function handshakeScript(prng: Prng, apiKey: string): WsScript {
     ['API key as subprotocol', '/v1/realtime?intent=transcription', { 'Sec-WebSocket-Protocol': `realtime, openai-insecure-api-key.${apiKey}` }],
     ['unknown path', '/v1/realtimeX', { Authorization: `Bearer ${apiKey}` }],
     ['invalid query', `/v1/realtime?sample_rate=${pick(prng, ['abc', '1', '999999', '-8000', ''])}&${pick(prng, ['encoding=opus', 'itn=maybe', 'x=1', 'local_agreement=99'])}`, { Authorization: `Bearer ${apiKey}` }],
-    ['observer of no session', `/v1/sessions/${encodeURIComponent(pick(prng, ['nope', '%', '../x', 'a'.repeat(500)]))}/events`, { Authorization: `Bearer ${apiKey}` }],
+    ['observer of no session', `/v1/sessions/${encodeURIComponent(pick(prng, ['nope', '%', '../x', 'sess_00000000-0000-0000-0000-000000000000']))}/events`, { Authorization: `Bearer ${apiKey}` }],
+    ['observer of no session, id over 100 bytes', `/v1/sessions/${'a'.repeat(101 + prng.int(400))}/events`, { Authorization: `Bearer ${apiKey}` }],
     ['bad WebSocket version', '/v1/realtime', { Authorization: `Bearer ${apiKey}`, 'Sec-WebSocket-Version': '8' }],
     ['header value mutated', '/v1/realtime', { Authorization: `Bearer ${apiKey}`, [pick(prng, ['OpenAI-Beta', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'X-Request-Id'])]: pick(prng, INTERESTING_STRINGS.slice(0, 29)).replace(/[\r\n\0]/g, '') }],
   ];
@@ -228,25 +232,23 @@ function handshakeScript(prng: Prng, apiKey: string): WsScript {
   let request = upgradeRequest(path, headers, maskKeys?.fill(new Uint8Array(16)));
   if (what === 'no API key' && prng.chance(0.3)) request = request.replace('Upgrade: websocket\r\n', '');
   const frames = [encode({ opcode: OP.text, payload: Buffer.from('{"type":"session.cancel"}') }), encode({ opcode: OP.close, payload: closePayload(1000, 'done') })];
-  return { protocol: 'handshake', request, frames, messages: 1, kinds: { [`handshake: ${what}`]: 1 }, end: 'close 1000' };
+  return { protocol: 'handshake', request, frames, messages: 1, kinds: { [`handshake: ${what}`]: 1 }, end: 'close 1000', kind: `handshake: ${what}` };
 }
 
 // ---- running scripts --------------------------------------------------------------------------------
 
 interface Tally {
-  frames: number;
-  messages: number;
   /** Messages on connections the server closed on its own before the script's end: their errors may be counted and never delivered. */
   uncertain: number;
+  /** Upgrades Theo refused (close 4401, 4404, 1008 for an invalid query). */
+  refused: number;
   /** Error events the client got, by "protocol code". */
   errors: Record<string, number>;
-  connections: number;
 }
 
 /** Plays one script; returns what the client saw, or a finding when the server did not close in time. */
-async function play(ctx: FuzzContext, index: number, report: TargetReport, tally: Tally): Promise<Finding | undefined> {
+async function play(ctx: FuzzContext, index: number, script: WsScript, report: TargetReport, tally: Tally): Promise<Finding | undefined> {
   const server = ctx.server!;
-  const script = wsScript(ctx.seed, index, server.opts.apiKey);
   const port = Number(new URL(server.url).port);
   let ws: RawWs;
   try {
@@ -255,21 +257,18 @@ async function play(ctx: FuzzContext, index: number, report: TargetReport, tally
     bump(report.outcomes, `connect failed: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
-  tally.connections++;
   for (const [k, v] of Object.entries(script.kinds)) bump(report.inputs, `${script.protocol}: ${k}`, v);
   if (ws.view.status !== 101) {
-    bump(report.outcomes, `${script.protocol === 'handshake' ? Object.keys(script.kinds)[0] : script.protocol}: HTTP ${ws.view.status || 'no answer'}`);
+    bump(report.outcomes, `${script.protocol === 'handshake' ? script.kind : script.protocol}: HTTP ${ws.view.status || 'no answer'}`);
     ws.destroy();
     return undefined;
   }
   const bytes = Buffer.concat(script.frames);
   ws.write(bytes);
-  tally.frames += script.frames.length;
-  tally.messages += script.messages;
   bump(report.inputs, 'frames', script.frames.length);
   if (script.end === 'FIN without a close frame' || script.end === 'violation: truncated frame') ws.socket.end();
   const closed = await ws.waitClosed(script.end === 'session.close' ? 60_000 : 30_000);
-  const label = script.protocol === 'handshake' ? Object.keys(script.kinds)[0]! : `${script.protocol}: ${script.end}`;
+  const label = script.kind;
   bump(report.outcomes, `${label} → close ${ws.view.closeCode ?? 'none'}`);
   for (const ev of ws.view.events) {
     if (ev.type !== 'error') continue;
@@ -277,6 +276,7 @@ async function play(ctx: FuzzContext, index: number, report: TargetReport, tally
     bump(tally.errors, `${PROTOCOL_LABEL[script.protocol]} ${code}`);
   }
   if (closedEarly(script, ws)) tally.uncertain += script.messages;
+  if (script.protocol === 'handshake' && [4401, 4404, 1008].includes(ws.view.closeCode ?? 0)) tally.refused++;
   if (ws.view.badText > 0) bump(report.outcomes, 'server text that is not JSON', ws.view.badText);
   if (!closed) {
     ws.destroy();
@@ -306,6 +306,8 @@ function closedEarly(script: WsScript, ws: RawWs): boolean {
 
 const WS_COUNTERS = ['theo_ws_input_errors_total', 'theo_ws_rejected_total', 'theo_ws_partials_dropped_total', 'theo_http_errors_total', 'session_dropped_samples_total', 'theo_worker_restarts_total'];
 
+const newTally = (): Tally => ({ uncertain: 0, refused: 0, errors: {} });
+
 export const wsTarget: FuzzTarget = {
   name: 'ws',
   needsServer: true,
@@ -314,55 +316,67 @@ export const wsTarget: FuzzTarget = {
     const server = ctx.server!;
     const t0 = performance.now();
     server.markLogs();
-    const before = await server.metrics();
     const memBefore = await server.memory('ws');
     const deadline = new Deadline(ctx.budget);
-    const tally: Tally = { frames: 0, messages: 0, uncertain: 0, errors: {}, connections: 0 };
+    const crashes = new CrashHandler(ctx, 'ws', async (i) => {
+      const script = wsScript(ctx.seed, i, server.opts.apiKey);
+      await play(ctx, i, script, emptyReport('ws', ctx.seed), newTally());
+      return { kind: script.kind, bytes: Buffer.concat([Buffer.from(script.request), ...script.frames]) };
+    });
+    // What the clients saw since the last (re)start of the server: a crash resets its counters, and this with them.
+    let epoch = { n: 0, before: await server.metrics(), tally: newTally() };
+    let frames = 0;
+    let messages = 0;
     let next = 0;
     let checked = 0;
-    let stop = false;
     const worker = async (): Promise<void> => {
-      while (!stop && deadline.more(tally.frames)) {
+      while (!crashes.stopped && deadline.more(frames)) {
+        await crashes.gate();
         const index = next++;
-        const f = await play(ctx, index, report, tally);
-        if (f) report.findings.push(f);
+        const script = wsScript(ctx.seed, index, server.opts.apiKey);
+        if (crashes.quarantined.has(script.kind)) {
+          bump(report.outcomes, `${script.kind}: not sent (a known crasher, or it crashed the server earlier)`);
+          continue;
+        }
+        crashes.begin(index);
+        const mine = epoch;
+        const f = await play(ctx, index, script, report, mine.tally);
+        crashes.end(index);
+        frames += script.frames.length;
+        messages += script.messages;
+        if (f && mine === epoch && server.theo.alive()) report.findings.push(f);
         if (index - checked >= 50 || !server.theo.alive()) {
           const from = checked;
           checked = index;
-          const crash = await server.check('ws', [from, index + 1]);
-          if (crash) {
-            report.findings.push(crash);
-            stop = true; // the restarted server counts from zero: the crash is this target's result
-          }
-          const mem = await server.memory('ws');
-          if (mem.finding) report.findings.push(mem.finding);
+          if (await crashes.check(report, [from, index + 1])) epoch = { n: epoch.n + 1, before: await server.metrics(), tally: newTally() };
+          const mem = await server.memory('ws').catch(() => undefined);
+          if (mem?.finding) report.findings.push(mem.finding);
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
-    report.count = tally.frames;
+    report.count = frames;
     report.inputs.connections = next;
-    report.inputs.messages = tally.messages;
-    if (!stop) {
-      await reconcile(ctx, report, before, tally);
-      const mem = await server.memory('ws');
-      report.memory = memoryLine(memBefore, mem, server);
+    report.inputs.messages = messages;
+    if (server.theo.alive()) {
+      await reconcile(ctx, report, epoch.before, epoch.tally, epoch.n > 0 ? ' (since the last restart)' : '');
+      report.memory = memoryLine(memBefore, await server.memory('ws'), server);
       const hc = await server.check('ws', [checked, next]);
       if (hc) report.findings.push(hc);
     }
     return finishReport(report, server, t0);
   },
   async one(ctx, index) {
-    const tally: Tally = { frames: 0, messages: 0, uncertain: 0, errors: {}, connections: 0 };
+    const script = wsScript(ctx.seed, index, ctx.server!.opts.apiKey);
     const report = emptyReport('ws', ctx.seed);
-    await play(ctx, index, report, tally);
-    const s = wsScript(ctx.seed, index, ctx.server!.opts.apiKey);
-    return Buffer.concat([Buffer.from(s.request), ...s.frames]);
+    await play(ctx, index, script, report, newTally());
+    ctx.log(`ws connection ${index} (${script.kind}): ${Object.keys(report.outcomes).join('; ')}`);
+    return Buffer.concat([Buffer.from(script.request), ...script.frames]);
   },
 };
 
 /** The runtime's counters against what the clients saw, once every connection is closed. */
-async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<string, number>, tally: Tally): Promise<void> {
+async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<string, number>, tally: Tally, since: string): Promise<void> {
   const server = ctx.server!;
   // Connections and sessions are released: theo_ws_connections back to 0, no session left.
   const until = performance.now() + 30_000;
@@ -400,7 +414,7 @@ async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<str
   }
   // Exact but for connections the server closed first: what it read after that is counted, not delivered.
   report.accounting.push({
-    what: 'error events received ≤ theo_ws_input_errors_total ≤ received + messages on connections closed by the server first or by a bare FIN',
+    what: `error events received ≤ theo_ws_input_errors_total ≤ received + messages on connections closed by the server first or by a bare FIN${since}`,
     sent: received,
     counted: got,
     ok: received <= got && got <= received + tally.uncertain,
@@ -410,8 +424,8 @@ async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<str
   report.gaps.push(`protocol violations (close 1002 / 1007 / 1009, ${sumViolations(report)} connections) have no counter: the ws library closes them, theo_ws_* counts none`);
   report.gaps.push('upgrade requests the ws library or Node refuse before Theo sees them (bad Sec-WebSocket-Version → HTTP 400, unknown path → 404) have no counter');
   const rejected = sumOf(counterDelta(before, m, ['theo_ws_rejected_total']));
-  const refused = Object.entries(report.outcomes).filter(([k]) => / → close (4401|4404|1008)$/.test(k) && /^(no API key|wrong API key|invalid query|observer of no session)/.test(k)).reduce((a, [, v]) => a + v, 0);
-  report.accounting.push({ what: 'upgrades refused by Theo (close 4401, 4404, 1008 invalid query) → theo_ws_rejected_total', sent: refused, counted: rejected, ok: refused === rejected });
+  const refused = tally.refused;
+  report.accounting.push({ what: `upgrades refused by Theo (close 4401, 4404, 1008 invalid query) → theo_ws_rejected_total${since}`, sent: refused, counted: rejected, ok: refused === rejected });
 }
 
 function sumViolations(report: TargetReport): number {
