@@ -7,7 +7,8 @@
 // Theo made must fit the recorded ARI listing, and nothing may be logged at error level.
 import { readFileSync } from 'node:fs';
 import type { Prng } from '../../../src/util/prng.js';
-import { Deadline, bump, counterDelta, emptyReport, finishReport, memoryLine, saveReproducer, } from '../harness.js';
+import { CrashHandler } from '../crashes.js';
+import { Deadline, bump, counterDelta, emptyReport, finishReport, memoryLine } from '../harness.js';
 import { mutateJson, toText, type Json } from '../json-mutate.js';
 import { INTERESTING_STRINGS, inputPrng, mutate, pick } from '../mutate.js';
 import type { FuzzContext, FuzzTarget } from '../target.js';
@@ -78,21 +79,27 @@ export const ariTarget: FuzzTarget = {
     const violationsBefore = ari.violations.length;
     const open: string[] = [];
     const deadline = new Deadline(ctx.budget);
-    /** Kinds of event that crashed the server (reproduced): not sent again, so that the rest is fuzzed. */
-    const quarantined = new Set<string>([...ctx.skipKinds].filter((k) => k.startsWith('ari: ')).map((k) => k.slice(5)));
-    let crashes = 0;
+    const crashes = new CrashHandler(ctx, 'ari', async (index) => {
+      const input = ariInput(ctx.seed, index);
+      // Real calls are not replayed: a crash they cause shows as not reproduced.
+      if (!input.call) {
+        for (let k = 0; k < 200 && ari.clients.size === 0; k++) await new Promise((r) => setTimeout(r, 50));
+        ari.sendRaw(input.data);
+      }
+      return { kind: input.kind, bytes: Buffer.from(input.data) };
+    });
     let checked = 0;
     let i = 0;
-    let stopped = false;
-    while (deadline.more(i) && !stopped) {
+    while (deadline.more(i) && !crashes.stopped) {
       const end = Math.min(i + BATCH, ctx.budget.count);
       for (; i < end; i++) {
         const input = ariInput(ctx.seed, i);
-        if (quarantined.has(input.kind)) {
+        if (crashes.quarantined.has(input.kind)) {
           bump(report.outcomes, `${input.kind}: not sent (a known crasher, or it crashed the server earlier)`);
           continue;
         }
         bump(report.inputs, input.kind);
+        crashes.begin(i);
         if (input.call?.start) {
           ari.startCall({ id: input.call.start, number: '+15550100', exten: '100', audio: [600, Buffer.alloc(1600, 0xff)] });
           open.push(input.call.start);
@@ -102,25 +109,17 @@ export const ariTarget: FuzzTarget = {
         } else {
           ari.sendRaw(input.data);
         }
+        crashes.end(i);
       }
       report.count = i;
       await new Promise((r) => setTimeout(r, 20));
       if (i - checked >= BATCH * 20 || !server.theo.alive()) {
-        const f = await server.check('ari', [checked, i]);
-        if (f) {
-          crashes++;
-          const found = await reproduce(ctx, [checked, i], quarantined);
-          report.findings.push(found ? { ...f, what: `${f.what}; event ${found.index} (${found.kind}) alone reproduces it; that kind is not sent again in this run`, indices: [found.index, found.index + 1], reproducer: found.reproducer } : { ...f, what: `${f.what}; not reproduced by events ${checked}..${i - 1} one by one` });
-          if (found) quarantined.add(found.kind);
-          open.length = 0;
-          if (crashes >= 3) stopped = true;
-        }
+        if (await crashes.check(report, [checked, i])) open.length = 0;
         checked = i;
-        const mem = await server.memory('ari');
-        if (mem.finding) report.findings.push(mem.finding);
+        const mem = await server.memory('ari').catch(() => undefined);
+        if (mem?.finding) report.findings.push(mem.finding);
       }
     }
-    if (crashes > 0) report.accounting.push({ what: 'ARI calls and RTP ports released (checked since the last restart)', sent: 0, counted: 0, ok: true, note: `${crashes} restarts` });
     if (server.theo.alive()) {
       for (const id of open) if (ari.channels.has(id)) ari.hangup(id);
       // Every call torn down: no call, no session, every RTP port back in the pool.
@@ -154,24 +153,6 @@ export const ariTarget: FuzzTarget = {
     return Buffer.from(input.data);
   },
 };
-
-/** After a crash: each event of the range alone against the restarted server, until one kills it. */
-async function reproduce(ctx: FuzzContext, range: [number, number], quarantined: ReadonlySet<string>): Promise<{ index: number; kind: string; reproducer: ReturnType<typeof saveReproducer> } | undefined> {
-  const server = ctx.server!;
-  const ari = ctx.ari!;
-  for (let i = range[0]; i < range[1]; i++) {
-    const input = ariInput(ctx.seed, i);
-    if (input.call || quarantined.has(input.kind)) continue;
-    for (let k = 0; k < 200 && ari.clients.size === 0; k++) await new Promise((r) => setTimeout(r, 50));
-    ari.sendRaw(input.data);
-    await new Promise((r) => setTimeout(r, 100));
-    if (!server.theo.alive()) {
-      await server.check('ari', [i, i + 1]);
-      return { index: i, kind: input.kind, reproducer: saveReproducer(ctx.outDir, 'ari', ctx.seed, i, Buffer.from(input.data)) };
-    }
-  }
-  return undefined;
-}
 
 async function portsAllocated(ctx: FuzzContext): Promise<number> {
   const h = await ctx.server!.theo.health();
