@@ -2,8 +2,8 @@
 // `theo serve` (loopback, API key set): 10,000 RTP datagrams in-process and 10,000 over UDP to the fork
 // port, 8,000 WebSocket frames, 60 multipart uploads, 120 mutated audio files, 20,000 SDP offers, 1,000
 // ARI events. The process must stay up and answer /health, its counters must account for the inputs, and
-// there must be no finding but the known defects listed in KNOWN (each names the fix it waits for; remove
-// an entry when that fix lands, so that the slice covers that input again).
+// there must be no finding but the open defects listed in KNOWN (remove an entry when its fix lands, so
+// that the slice sends its inputs again).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ interface Known {
   defect: string;
 }
 
-/** Defects the suites found that are open on this branch; each is reported and fixed elsewhere. */
+/** Open defects the suites found; an entry goes when its fix lands. */
 export const KNOWN: Known[] = [
   {
     target: 'multipart',
