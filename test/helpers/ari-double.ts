@@ -158,6 +158,11 @@ export class AriDouble {
     for (const [sid, s] of [...this.channels]) if (s.snoop?.of === id) this.destroy(sid, s);
   }
 
+  /** Sends `data` as it is (text or binary frame) on every event WebSocket: events no Asterisk would send. */
+  sendRaw(data: string | Buffer): void {
+    for (const ws of this.clients) ws.send(data);
+  }
+
   /** Closes every event WebSocket (Asterisk restarted or the network dropped). */
   dropConnections(): void {
     for (const ws of this.clients) ws.terminate();
