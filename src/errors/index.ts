@@ -87,7 +87,9 @@ export function isTheoErrorCode(err: unknown, code: TheoErrorCode): err is TheoE
  * A value from a request as an error message may echo it: whole when short, else its first `max` characters
  * and its length, so a client's 60 KB field never comes back to it (or into the logs) in full.
  */
-export function excerpt(value: string, max = 64): string {
+export function excerpt(given: string, max = 64): string {
+  // Typed as a string, but it echoes what a client sent: whatever arrives is shown, never thrown on.
+  const value = typeof given === 'string' ? given : String(given);
   if (value.length <= max) return value;
   // Never cut between the halves of a surrogate pair.
   const end = isHighSurrogate(value.charCodeAt(max - 1)) ? max - 1 : max;

@@ -42,38 +42,6 @@ export const KNOWN: Known[] = [
     skip: ['multipart: Content-Length shorter than the body', 'multipart: mutated body bytes'],
     defect: "a multipart body cut short (busboy 'Unexpected end of form') is emitted on the file stream, which has no error listener: the process dies",
   },
-  {
-    target: 'ws',
-    kind: 'crash',
-    what: /theo serve exited/,
-    skip: ['ws: handshake: observer of no session, id over 100 bytes'],
-    defect: "an observer upgrade for a session id over ~100 bytes is closed with 4404 and a reason that names the id: the ws library throws RangeError (close reason over 123 bytes) in the upgrade handler and the process dies",
-  },
-  {
-    target: 'ari',
-    kind: 'crash',
-    what: /theo serve exited/,
-    skip: ['ari: not an event'],
-    defect: "an ARI event that is JSON but not an object (`null`) throws in AriClient's message handler: the process dies",
-  },
-  {
-    target: 'ari',
-    kind: 'error',
-    what: /do not fit the ARI listing: .*\/channels\/\/answer/,
-    defect: "a StasisStart whose channel id is '' makes the controller call POST /channels//answer (and the rest of the call setup) with an empty id",
-  },
-  {
-    target: 'ari',
-    kind: 'error',
-    what: /ARI event handler failed/,
-    defect: 'a StasisStart whose channel has no string id throws in AriController.onEvent (caught and logged at error level)',
-  },
-  {
-    target: 'rtp',
-    kind: 'leak',
-    what: /after the RTP calls went idle/,
-    defect: 'hostile RTP on a fork port queues minutes of worker decoding (a new session at every change of payload type between rates), and an ended call waits in Session.finish() (no time limit) for its finals: sessions outlive their call by minutes',
-  },
 ];
 
 const known = (f: Finding): boolean => KNOWN.some((k) => k.target === f.target && k.kind === f.kind && k.what.test(f.what));

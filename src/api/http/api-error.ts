@@ -23,7 +23,7 @@ export class ApiError extends Error {
   }
 }
 
-export function badParam(param: string, message: string, code = 'invalid_value'): ApiError {
+export function badParam(param: string | null, message: string, code = 'invalid_value'): ApiError {
   return new ApiError(400, message, { param, code });
 }
 

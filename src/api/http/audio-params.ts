@@ -37,6 +37,8 @@ function one(fields: Map<string, string[]>, name: string): string | undefined {
 
 export function parseAudioParams(fields: Map<string, string[]>, task: Task): AudioParams {
   for (const name of fields.keys()) {
+    // busboy reports a part with an empty or missing name as one without a name (undefined at run time).
+    if (typeof name !== 'string' || name === '') throw badParam(null, 'a form field has no name (Content-Disposition: form-data; name="...")', 'unknown_parameter');
     if (!KNOWN_FIELDS.has(name)) throw badParam(excerpt(name), `unknown parameter '${excerpt(name)}'`, 'unknown_parameter');
   }
   if (task === 'translate' && fields.has('language')) throw badParam('language', "translations take no 'language': the output is always English", 'unknown_parameter');

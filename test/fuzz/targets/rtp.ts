@@ -5,7 +5,7 @@
 //      DTMF detector, concealment, codec) on a fake clock, fast: every datagram must land in exactly one
 //      outcome and nothing may throw;
 //   2. over real UDP to the RTP fork port of `theo serve` (each source a call session), in windows that wait
-//      until the runtime's rtp_packets_total has counted them: the counters must account for every datagram.
+//      until the runtime's theo_rtp_packets_total has counted them: the counters must account for every datagram.
 import dgram from 'node:dgram';
 import { loadConfig } from '../../../src/config/index.js';
 import { MediaClock } from '../../../src/mediaplane/clock.js';
@@ -191,7 +191,7 @@ function inProcessFinding(ctx: FuzzContext, index: number, bytes: Uint8Array, er
 
 // ---- over UDP to theo serve ------------------------------------------------------------------------------
 
-const RTP_COUNTERS = ['rtp_packets_total', 'rtp_malformed_packets_total', 'rtp_stream_resets_total', 'rtp_dtmf_events_total', 'rtp_streams_total', 'rtp_streams_timed_out_total', 'rtp_packet_loss_total', 'session_dropped_samples_total', 'theo_worker_restarts_total'];
+const RTP_COUNTERS = ['theo_rtp_packets_total', 'theo_rtp_malformed_packets_total', 'rtp_stream_resets_total', 'rtp_dtmf_events_total', 'rtp_streams_total', 'rtp_streams_timed_out_total', 'rtp_packet_loss_total', 'session_dropped_samples_total', 'theo_worker_restarts_total'];
 
 export async function runRtpUdp(ctx: FuzzContext, report: TargetReport): Promise<void> {
   const server = ctx.server!;
@@ -205,7 +205,7 @@ export async function runRtpUdp(ctx: FuzzContext, report: TargetReport): Promise
     const memBefore = await server.memory('rtp');
     const deadline = new Deadline(ctx.budget);
     let sent = 0;
-    let counted = total(before, 'rtp_packets_total');
+    let counted = total(before, 'theo_rtp_packets_total');
     let checkedAt = 0;
     let windows = 0;
     while (deadline.more(sent)) {
@@ -218,12 +218,12 @@ export async function runRtpUdp(ctx: FuzzContext, report: TargetReport): Promise
       }
       sent += n;
       report.count += n;
-      const want = total(before, 'rtp_packets_total') + sent;
+      const want = total(before, 'theo_rtp_packets_total') + sent;
       // Wait for the runtime to count the window: exact accounting, and no kernel drops from outrunning it.
       const until = performance.now() + 3000;
       while (counted < want && performance.now() < until && server.theo.alive()) {
         await new Promise((r) => setTimeout(r, 5));
-        counted = total(await server.metrics().catch(() => before), 'rtp_packets_total');
+        counted = total(await server.metrics().catch(() => before), 'theo_rtp_packets_total');
       }
       windows++;
       if (!server.theo.alive() || counted < want || windows % 50 === 0) {
@@ -241,11 +241,11 @@ export async function runRtpUdp(ctx: FuzzContext, report: TargetReport): Promise
     const after = await server.metrics();
     const c = counterDelta(before, after, RTP_COUNTERS);
     Object.assign(report.counters, c);
-    const countedAll = total(after, 'rtp_packets_total') - total(before, 'rtp_packets_total');
-    report.accounting.push({ what: 'UDP datagrams to the fork port → rtp_packets_total (all outcomes)', sent, counted: countedAll, ok: countedAll === sent });
-    const malformed = total(after, 'rtp_packets_total', (l) => l.outcome === 'malformed') - total(before, 'rtp_packets_total', (l) => l.outcome === 'malformed');
-    const byReason = total(after, 'rtp_malformed_packets_total') - total(before, 'rtp_malformed_packets_total');
-    report.accounting.push({ what: 'malformed datagrams → rtp_malformed_packets_total by reason', sent: malformed, counted: byReason, ok: malformed === byReason });
+    const countedAll = total(after, 'theo_rtp_packets_total') - total(before, 'theo_rtp_packets_total');
+    report.accounting.push({ what: 'UDP datagrams to the fork port → theo_rtp_packets_total (all outcomes)', sent, counted: countedAll, ok: countedAll === sent });
+    const malformed = total(after, 'theo_rtp_packets_total', (l) => l.outcome === 'malformed') - total(before, 'theo_rtp_packets_total', (l) => l.outcome === 'malformed');
+    const byReason = total(after, 'theo_rtp_malformed_packets_total') - total(before, 'theo_rtp_malformed_packets_total');
+    report.accounting.push({ what: 'malformed datagrams → theo_rtp_malformed_packets_total by reason', sent: malformed, counted: byReason, ok: malformed === byReason });
     // The calls end on the idle timeout: streams and sessions are released.
     const released = await waitReleased(ctx);
     if (!released.ok) report.findings.push({ kind: 'leak', target: 'rtp', what: `after the RTP calls went idle: ${released.detail}` });
@@ -268,8 +268,8 @@ async function waitReleased(ctx: FuzzContext): Promise<{ ok: boolean; detail: st
   const t0 = performance.now();
   const state = async (): Promise<{ idle: boolean; detail: string }> => {
     const m = await server.metrics();
-    const streams = m.get('rtp_active_streams') ?? 0;
-    const sessions = m.get('active_sessions') ?? 0;
+    const streams = m.get('theo_rtp_active_streams') ?? 0;
+    const sessions = m.get('theo_sessions_active') ?? 0;
     const calls = m.get('theo_calls_active') ?? 0;
     return { idle: streams === 0 && sessions === 0 && calls === 0, detail: `rtp_active_streams ${streams}, active_sessions ${sessions}, theo_calls_active ${calls}` };
   };

@@ -304,7 +304,7 @@ function closedEarly(script: WsScript, ws: RawWs): boolean {
   return script.end !== 'session.close';
 }
 
-const WS_COUNTERS = ['theo_ws_input_errors_total', 'theo_ws_rejected_total', 'theo_ws_partials_dropped_total', 'theo_http_errors_total', 'session_dropped_samples_total', 'theo_worker_restarts_total'];
+const WS_COUNTERS = ['theo_ws_input_errors_total', 'theo_ws_rejected_total', 'theo_ws_partials_dropped_total', 'theo_http_errors_total', 'theo_session_dropped_samples_total', 'theo_worker_restarts_total'];
 
 const newTally = (): Tally => ({ uncertain: 0, refused: 0, errors: {} });
 
@@ -381,12 +381,12 @@ async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<str
   // Connections and sessions are released: theo_ws_connections back to 0, no session left.
   const until = performance.now() + 30_000;
   let m = await server.metrics();
-  while (performance.now() < until && (total(m, 'theo_ws_connections') > 0 || (m.get('active_sessions') ?? 0) > 0)) {
+  while (performance.now() < until && (total(m, 'theo_ws_connections') > 0 || (m.get('theo_sessions_active') ?? 0) > 0)) {
     await new Promise((r) => setTimeout(r, 250));
     m = await server.metrics();
   }
-  if (total(m, 'theo_ws_connections') > 0 || (m.get('active_sessions') ?? 0) > 0) {
-    report.findings.push({ kind: 'leak', target: 'ws', what: `30 s after the last connection closed: theo_ws_connections ${total(m, 'theo_ws_connections')}, active_sessions ${m.get('active_sessions') ?? 0} (${JSON.stringify(await server.sessionStates())})` });
+  if (total(m, 'theo_ws_connections') > 0 || (m.get('theo_sessions_active') ?? 0) > 0) {
+    report.findings.push({ kind: 'leak', target: 'ws', what: `30 s after the last connection closed: theo_ws_connections ${total(m, 'theo_ws_connections')}, theo_sessions_active ${m.get('theo_sessions_active') ?? 0} (${JSON.stringify(await server.sessionStates())})` });
   }
   Object.assign(report.counters, counterDelta(before, m, WS_COUNTERS));
   for (const [k, v] of Object.entries(tally.errors)) report.outcomes[`error event: ${k}`] = v;

@@ -87,6 +87,19 @@ describe('batch API form fields', () => {
     }
   });
 
+  it('a field without a name (busboy reports name="" as undefined) is a 400 that says so, not a 500', () => {
+    for (const name of [undefined, '']) {
+      const fields = new Map<string, string[]>([[name as unknown as string, ['x']]]);
+      try {
+        parseAudioParams(fields, 'transcribe');
+        throw new Error('expected a rejection');
+      } catch (err) {
+        expect(err).toBeInstanceOf(ApiError);
+        expect(err).toMatchObject({ status: 400, code: 'unknown_parameter', message: expect.stringMatching(/has no name/) as string });
+      }
+    }
+  });
+
   it('rejects what the model cannot do', () => {
     const p = (o: Record<string, string | string[]>): ReturnType<typeof parseAudioParams> => parseAudioParams(form(o), 'transcribe');
     rejects(() => checkCapabilities(p({ language: 'fr' }), 'transcribe', 'ps', caps), 'language', /does not know language 'fr'/);
