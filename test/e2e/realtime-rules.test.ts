@@ -115,19 +115,53 @@ describe('the API key is checked before the upgrade', () => {
     expect(metric(await metrics(), 'theo_ws_rejected_total', 'reason="unauthorized"') - before).toBe(4 * LIMIT + 1);
   });
 
-  it('matches paths as the HTTP router does (any case, a trailing slash) and needs the key on every path', async () => {
+  it('matches paths as the HTTP router does (exact letter case, a trailing slash), needs the key on every path, and counts what it refuses', async () => {
+    const before = await metrics();
     expect(await refused(`${base}/V1/Realtime`)).toMatchObject({ status: 401 });
+    expect(await refused(`${base}/V1/REALTIME`, auth)).toMatchObject({ status: 404 });
     expect(await refused(`${base}/no/such/path`)).toMatchObject({ status: 401 });
     expect(await refused(`${base}/v1/sessions/%E0%A4%A/events`)).toMatchObject({ status: 401 });
     expect(await refused(`${base}/v1/sessions/%E0%A4%A/events`, auth)).toMatchObject({ status: 404 });
     expect(await refused(`${base}/no/such/path`, auth)).toMatchObject({ status: 404 });
-    for (const path of ['/V1/REALTIME', '/v1/realtime/']) {
+    expect(metric(await metrics(), 'theo_ws_rejected_total', 'reason="not_found"') - metric(before, 'theo_ws_rejected_total', 'reason="not_found"')).toBe(3);
+    for (const path of ['/v1/realtime', '/v1/realtime/']) {
       const c = new Client(`${base}${path}`, auth);
       await c.until('session.created', () => c.of('session.created').length === 1);
       c.ws.close();
       await c.closedWith();
     }
     expect((await fetch(`${http}/health`)).status).toBe(200);
+  });
+});
+
+describe('what breaks the WebSocket protocol is counted', () => {
+  it('a frame with a reserved opcode is closed 1002 and counted by its error code; a bad handshake version gets 400, counted', async () => {
+    const before = await metrics();
+    const c = new RawClient('/v1/realtime', KEY, true);
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (c.received.includes('101 Switching Protocols')) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 10);
+    });
+    c.socket.write(frame(3, Buffer.from('x')));
+    await c.closed;
+    const after = await metrics();
+    expect(metric(after, 'theo_ws_protocol_errors_total', 'code="WS_ERR_INVALID_OPCODE"') - metric(before, 'theo_ws_protocol_errors_total', 'code="WS_ERR_INVALID_OPCODE"')).toBe(1);
+
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let got = '';
+      socket.on('error', () => undefined);
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('close', () => resolve(got));
+      socket.write(`GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 7\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"bad_handshake"');
+    expect(metric(await metrics(), 'theo_ws_rejected_total', 'reason="bad_handshake"') - metric(before, 'theo_ws_rejected_total', 'reason="bad_handshake"')).toBe(1);
   });
 });
 

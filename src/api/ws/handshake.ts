@@ -10,9 +10,10 @@ export type Route = { kind: 'realtime' } | { kind: 'observer'; sessionId: string
 /** The subprotocol prefix browsers use to pass the key (they cannot set headers on a WebSocket). */
 export const KEY_PROTOCOL = 'openai-insecure-api-key.';
 
-const REALTIME = /^\/v1\/realtime\/?$/i;
-const CALLS = /^\/v1\/calls\/events\/?$/i;
-const OBSERVER = /^\/v1\/sessions\/([^/]+)\/events\/?$/i;
+// The HTTP router's rule: letter case exact, one trailing slash allowed.
+const REALTIME = /^\/v1\/realtime\/?$/;
+const CALLS = /^\/v1\/calls\/events\/?$/;
+const OBSERVER = /^\/v1\/sessions\/([^/]+)\/events\/?$/;
 
 /** The request's URL (path and query); undefined when it cannot be parsed. */
 export function requestUrl(req: IncomingMessage): URL | undefined {

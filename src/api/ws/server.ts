@@ -76,11 +76,13 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
     const onSocketError = (err: Error): void => logger.debug({ err }, 'websocket handshake socket error');
     socket.on('error', onSocketError);
     if (closed) {
+      metrics.rejected.inc({ reason: 'shutting_down' });
       refuseUpgrade(socket, 503, { message: 'the server is shutting down', type: 'server_error', code: 'shutting_down' });
       return;
     }
     const url = requestUrl(req);
     if (!url) {
+      metrics.rejected.inc({ reason: 'invalid_url' });
       refuseUpgrade(socket, 400, { message: 'the request target is not a valid URL', type: 'invalid_request_error', code: 'invalid_url' });
       return;
     }
@@ -101,6 +103,7 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
     }
     const route = routeOf(url.pathname);
     if (!route || (route.kind === 'calls' && !opts.calls)) {
+      metrics.rejected.inc({ reason: 'not_found' });
       refuseUpgrade(socket, 404, { message: `no WebSocket route for ${url.pathname}`, type: 'not_found_error', code: 'not_found' });
       return;
     }
@@ -110,9 +113,19 @@ export function attachWebSockets(server: HttpServer | HttpsServer, opts: WsApiOp
     });
   };
   server.on('upgrade', onUpgrade);
+  // A handshake the ws library refuses itself (a bad Sec-WebSocket-Version or -Key, a method other than GET):
+  // counted, and answered in the API's error shape.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    metrics.rejected.inc({ reason: 'bad_handshake' });
+    refuseUpgrade(socket, 400, { message: `invalid WebSocket handshake: ${err.message}`, type: 'invalid_request_error', code: 'bad_handshake' });
+  });
 
   function accept(ws: WebSocket, req: IncomingMessage, url: URL, route: Route): void {
-    ws.on('error', (err) => logger.debug({ err }, 'websocket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // The ws library reports a frame that breaks the protocol here, then closes the connection itself.
+      if (err.code?.startsWith('WS_ERR_')) metrics.protocolErrors.inc({ code: err.code });
+      logger.debug({ err }, 'websocket error');
+    });
     ws.on('close', (code) => metrics.closes.inc({ code: String(code) }));
     if (closed) {
       closeConnection(ws, 1001, 'server shutting down');

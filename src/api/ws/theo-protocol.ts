@@ -248,7 +248,7 @@ export class TheoRealtimeConnection {
     const s = this.ensureSession();
     if (!s) return;
     const id = s.commit();
-    if (id === undefined) this.error('nothing_to_commit', 'no speech is open to commit', true);
+    if (id === undefined) this.inputError('nothing_to_commit', 'no speech is open to commit');
     else this.outbox.send({ type: 'input_audio_buffer.committed', session_id: this.sessionId, segment_id: id });
   }
 

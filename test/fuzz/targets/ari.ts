@@ -58,7 +58,7 @@ export function ariInput(seed: number, index: number): AriInput {
   return { kind: 'binary frame', data: Buffer.from(prng.fill(new Uint8Array(prng.int(300)))) };
 }
 
-const ARI_COUNTERS = ['theo_http_errors_total', 'rtp_streams_total', 'theo_worker_restarts_total'];
+const ARI_COUNTERS = ['theo_http_errors_total', 'theo_rtp_streams_total', 'theo_worker_restarts_total', 'theo_ari_malformed_events_total'];
 
 export const ariTarget: FuzzTarget = {
   name: 'ari',
@@ -107,6 +107,7 @@ export const ariTarget: FuzzTarget = {
           const id = open.shift();
           if (id && ari.channels.has(id)) ari.hangup(id);
         } else {
+          if (input.data === '{"type":"StasisStart"}') bump(report.outcomes, 'not an event: well formed');
           ari.sendRaw(input.data);
         }
         crashes.end(i);
@@ -126,13 +127,13 @@ export const ariTarget: FuzzTarget = {
       const until = performance.now() + 30_000;
       let m = await server.metrics();
       let ports = await portsAllocated(ctx);
-      while (performance.now() < until && ((m.get('theo_calls_active') ?? 0) > 0 || (m.get('active_sessions') ?? 0) > 0 || ports > portsBefore)) {
+      while (performance.now() < until && ((m.get('theo_calls_active') ?? 0) > 0 || (m.get('theo_sessions_active') ?? 0) > 0 || ports > portsBefore)) {
         await new Promise((r) => setTimeout(r, 250));
         m = await server.metrics();
         ports = await portsAllocated(ctx);
       }
-      if ((m.get('theo_calls_active') ?? 0) > 0 || (m.get('active_sessions') ?? 0) > 0 || ports > portsBefore) {
-        report.findings.push({ kind: 'leak', target: 'ari', what: `30 s after the last hang-up: theo_calls_active ${m.get('theo_calls_active') ?? 0}, active_sessions ${m.get('active_sessions') ?? 0}, RTP ports allocated ${ports} (${portsBefore} before)` });
+      if ((m.get('theo_calls_active') ?? 0) > 0 || (m.get('theo_sessions_active') ?? 0) > 0 || ports > portsBefore) {
+        report.findings.push({ kind: 'leak', target: 'ari', what: `30 s after the last hang-up: theo_calls_active ${m.get('theo_calls_active') ?? 0}, theo_sessions_active ${m.get('theo_sessions_active') ?? 0}, RTP ports allocated ${ports} (${portsBefore} before)` });
       }
       Object.assign(report.counters, counterDelta(before, m, ARI_COUNTERS));
       report.outcomes['REST calls Theo made to the double'] = ari.requests.length - requestsBefore;
@@ -143,7 +144,11 @@ export const ariTarget: FuzzTarget = {
       const hc = await server.check('ari', [i, i]);
       if (hc) report.findings.push(hc);
     }
-    report.gaps.push('ARI events that are not JSON, have no string type, or name no usable channel are dropped with at most a log line: no counter');
+    // Every binary frame (random bytes: never a JSON object with a string type) and every 'not an event' but the
+    // one well-formed text among them must be refused and counted; mutated events may be too.
+    const malformed = report.counters['theo_ari_malformed_events_total'] ?? 0;
+    const mustRefuse = (report.inputs['binary frame'] ?? 0) + (report.inputs['not an event'] ?? 0) - (report.outcomes['not an event: well formed'] ?? 0);
+    report.accounting.push({ what: 'binary frames and non-events → theo_ari_malformed_events_total (at least those)', sent: mustRefuse, counted: malformed, ok: malformed >= mustRefuse });
     return finishReport(report, server, t0);
   },
   async one(ctx, index) {
