@@ -13,7 +13,7 @@ import { mountSessionRoutes } from '../api/http/session-routes.js';
 import { mountDemoRoutes } from '../api/http/demo-routes.js';
 import { attachWebSockets, type WsApi } from '../api/ws/server.js';
 import { formatTranscription } from '../api/http/formats.js';
-import { prepareAudio } from '../audio/prepare.js';
+import { openPreparedAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
 import { TheoError, errorMessage } from '../errors/index.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
@@ -21,7 +21,7 @@ import { startTelephony, type Telephony } from '../telephony/index.js';
 import { componentLogger, type Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { ModelRegistry } from '../registry/registry.js';
-import { BasicScheduler } from '../scheduler/scheduler.js';
+import { BatchScheduler } from '../scheduler/scheduler.js';
 import { createSessionStack, type SessionStack } from '../session/stack.js';
 import { WorkerManager } from '../workers/manager.js';
 import { VERSION } from './version.js';
@@ -98,7 +98,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     await workers.stop();
     throw err;
   }
-  const scheduler = new BasicScheduler(workers, registry);
+  const { batch } = config;
+  const scheduler = new BatchScheduler(workers, { maxJobs: batch.maxQueuedJobs, maxWaitSeconds: batch.maxQueueWaitSeconds, modelWaitMs: batch.modelWaitMs, registry, logger: componentLogger(logger, 'scheduler') });
   const catalog = createCatalog(models, workers, config.models.default);
   let closing: Promise<void> | undefined;
   const app = createHttpApp({
@@ -131,7 +132,18 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         catalog,
         scheduler,
         prepare: (bytes, targetRate, req, signal) =>
-          prepareAudio(bytes, { targetRate, signal, preprocess: req.preprocess ?? pre.enabled, dc: pre.dc, gain: req.gain ?? pre.gain, denoise: req.denoise ?? pre.denoise, denoiser, onWarning: warn }),
+          openPreparedAudio(bytes, {
+            targetRate,
+            signal,
+            preprocess: req.preprocess ?? pre.enabled,
+            dc: pre.dc,
+            gain: req.gain ?? pre.gain,
+            denoise: req.denoise ?? pre.denoise,
+            denoiser,
+            onWarning: warn,
+            maxSeconds: batch.maxAudioSeconds,
+            pieceSeconds: batch.partSeconds,
+          }),
         format: formatTranscription,
         itnByDefault: config.postprocess.itn,
         hotWordThreshold: config.postprocess.hotWordThreshold,
