@@ -2,12 +2,14 @@
 // AudioSource: ffmpeg downmixes to mono float at the source's rate and the blocks are read off its stdout
 // as the caller asks for them, so the pipe's backpressure bounds what is held. The input's rate, channels,
 // codec and declared duration come from ffmpeg's banner, read before the first block; the duration limit
-// is checked against that declaration at once and against the samples as they arrive.
+// is checked against that declaration at once and against the samples as they arrive. ffmpeg runs at a
+// lower CPU priority than the runtime, and spawns (a fork of the runtime each) get a turn of the loop each.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { endianness, tmpdir } from 'node:os';
+import { endianness, getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TheoError } from '../errors/index.js';
 import { abortReason, checkSourceRate, decodeError, noSamples, tooLong, type AudioSource } from './source.js';
 
@@ -28,6 +30,8 @@ const NEEDS_SEEKABLE_INPUT = new Set(['mp4', 'm4a', 'mov', '3gp']);
 const LITTLE_ENDIAN = endianness() === 'LE';
 /** ffmpeg prints this once it has described the input and before it writes any output. */
 const BANNER_END = /\nStream mapping:|\nOutput #0/;
+/** How much lower ffmpeg's CPU priority is than the runtime's (nice steps): decoding yields to live calls. */
+const FFMPEG_NICE = 10;
 /** How long output without a banner waits for one (only a stand-in binary writes no banner). */
 const BANNER_GRACE_MS = 500;
 
@@ -63,6 +67,7 @@ export async function openFfmpeg(bytes: Uint8Array, container: string, opts: Ffm
       throw decodeError(`could not stage the ${container} upload for ffmpeg: ${(err as Error).message}`, { reason: 'ffmpeg_failed', format: container }, err);
     }
   }
+  await spawnTurn();
   const source = new FfmpegSource(container, input, dir, opts);
   try {
     await source.start(dir ? undefined : bytes);
@@ -71,6 +76,27 @@ export async function openFfmpeg(bytes: Uint8Array, container: string, opts: Ffm
     throw err;
   }
   return source;
+}
+
+/** This process's nice value (0 if it cannot be read). */
+function getPriorityOrZero(): number {
+  try {
+    return getPriority();
+  } catch {
+    return 0;
+  }
+}
+
+let spawns: Promise<void> = Promise.resolve();
+
+/**
+ * Resolves on a turn of the event loop of its own: spawn() forks the runtime, which blocks it for
+ * milliseconds (tens on a loaded host), and a burst of uploads would otherwise fork back to back in one turn.
+ */
+function spawnTurn(): Promise<void> {
+  const turn = spawns.then(() => nextTurn());
+  spawns = turn;
+  return turn;
 }
 
 class FfmpegSource implements AudioSource {
@@ -100,6 +126,13 @@ class FfmpegSource implements AudioSource {
     // -loglevel info so the input's "Stream #0:0: Audio: ..." line comes out; -nostats drops the progress lines.
     const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-i', input, '-map', '0:a:0', '-vn', '-sn', '-dn', '-acodec', 'pcm_f32le', '-f', 'f32le', '-ac', '1', 'pipe:1'];
     this.child = spawn(this.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (this.child.pid !== undefined) {
+      try {
+        setPriority(this.child.pid, Math.min(19, FFMPEG_NICE + getPriorityOrZero()));
+      } catch {
+        // Not allowed here (or already gone): it runs at the runtime's priority.
+      }
+    }
     this.exited = new Promise<Exit>((resolve) => this.child.once('close', (code, sig) => resolve({ code, signal: sig })));
     this.spawnFailed = new Promise<void>((resolve) =>
       this.child.on('error', (err) => {

@@ -77,16 +77,13 @@ export function parseMultipart(req: IncomingMessage, limits: MultipartLimits): P
         return;
       }
       seen = filename;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        chunks.push(chunk);
-      });
+      // Copied into place as it arrives: joining a 25 MB upload at its end would hold the event loop.
+      const file = new GrowingBytes(Number.isFinite(declared) ? Math.min(declared, limits.maxBytes) : 64 * 1024);
+      stream.on('data', (chunk: Buffer) => file.append(chunk));
       stream.on('limit', () => fail(tooLarge(limits.maxBytes)));
       stream.on('end', () => {
         if (failed) return;
-        form.file = { bytes: new Uint8Array(Buffer.concat(chunks, size)), filename, mimeType: info.mimeType };
+        form.file = { bytes: file.bytes(), filename, mimeType: info.mimeType };
       });
     });
     // Parts past the first file are refused above, as they arrive; busboy's own count is not the bound.
@@ -100,6 +97,31 @@ export function parseMultipart(req: IncomingMessage, limits: MultipartLimits): P
     req.on('error', aborted);
     req.pipe(bb);
   });
+}
+
+/** Bytes appended in place, in a buffer sized from the declared length (doubling past it). */
+class GrowingBytes {
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, capacity));
+  }
+
+  append(chunk: Buffer): void {
+    if (this.length + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + chunk.length));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    chunk.copy(this.buf, this.length);
+    this.length += chunk.length;
+  }
+
+  /** What was appended: a view, not a copy. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
+  }
 }
 
 function malformed(err: Error): ApiError {
