@@ -90,8 +90,10 @@ export interface PreparedAudio extends DecodedAudio {
 
 /** Seconds of source audio whose spectrum decides between telephony and wideband. */
 export const DETECT_SECONDS = 30;
-/** Work between two turns of the event loop, at most (plus one block). */
+/** Work between two turns of the event loop, at most (plus one step). */
 const YIELD_EVERY_MS = 4;
+/** Longest piece of source audio preprocessed in one go. */
+const MAX_STEP_SECONDS = 0.25;
 /**
  * Pieces prepared ahead of the worker, at most (with 30 s pieces, a minute of 16-bit audio at 16 kHz:
  * ~2 MB). The next piece is ready long before the worker is done with the current one.
@@ -221,16 +223,20 @@ class Pipeline {
           if (r.done) break;
           block = r.value;
         }
-        if (this.closed) throw new CancelledError('audio preparation was stopped');
-        this.emit(this.chain.process(block), sink);
-        const wait = room();
-        if (wait) {
-          await wait;
-          lastYield = performance.now();
-        } else if (performance.now() - lastYield >= YIELD_EVERY_MS) {
-          // A long file must not hold the event loop: live calls and /health run between blocks.
-          await nextTurn();
-          lastYield = performance.now();
+        // Steps of at most a quarter second: a decoder's block of a low-rate source upsampled is a lot of work.
+        const step = Math.max(1, Math.floor(this.source.sampleRate * MAX_STEP_SECONDS));
+        for (let at = 0; at < block.length; at += step) {
+          if (this.closed) throw new CancelledError('audio preparation was stopped');
+          this.emit(this.chain.process(block.subarray(at, at + step)), sink);
+          const wait = room();
+          if (wait) {
+            await wait;
+            lastYield = performance.now();
+          } else if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+            // A long file must not hold the event loop: live calls and /health run between steps.
+            await nextTurn();
+            lastYield = performance.now();
+          }
         }
       }
       if (this.closed) throw new CancelledError('audio preparation was stopped');
