@@ -115,7 +115,7 @@ export async function openPreparedAudio(bytes: Uint8Array, opts: PrepareStreamOp
 export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Promise<PreparedAudio> {
   const p = await Pipeline.open(bytes, opts);
   const blocks: Float32Array[] = [];
-  const summary = await p.run((b) => blocks.push(b));
+  const summary = await p.run((b) => blocks.push(b.slice()));
   const samples = concatSamples(blocks);
   const { source } = p;
   return {
@@ -208,7 +208,8 @@ class Pipeline {
   }
 
   /**
-   * Runs the rest of the upload through the chain; every output block goes to `sink` (which may keep it).
+   * Runs the rest of the upload through the chain; every output block goes to `sink`, which must consume or
+   * copy it at once (it is a view of a stage's buffer: no allocation per block).
    * After each block `room()` may return a promise: the pipeline (and the decoder behind it) waits for it.
    */
   async run(sink: (block: Float32Array) => void, room: () => Promise<void> | undefined = () => undefined): Promise<PrepareSummary> {
@@ -227,7 +228,7 @@ class Pipeline {
         const step = Math.max(1, Math.floor(this.source.sampleRate * MAX_STEP_SECONDS));
         for (let at = 0; at < block.length; at += step) {
           if (this.closed) throw new CancelledError('audio preparation was stopped');
-          this.emit(this.chain.process(block.subarray(at, at + step)), sink);
+          this.emit(this.chain.processTimedView(block.subarray(at, at + step)), sink);
           const wait = room();
           if (wait) {
             await wait;
