@@ -17,8 +17,10 @@ export interface TheoRun {
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
-  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, ...args], { cwd: ROOT, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `theo ARGS` from this checkout, or from another one's (built) `root` (a bench's before/after). */
+export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}, root = ROOT): TheoRun {
+  const bin = root === ROOT ? THEO_BIN : `${root.replace(/\/$/, '')}/bin/theo.js`;
+  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, bin, ...args], { cwd: root, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
@@ -57,8 +59,8 @@ export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}): TheoRun {
 }
 
 /** `theo serve --port 0 ...args`; resolves with the run and its URL once it prints `listening on`. */
-export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: TheoRun; url: string }> {
-  const run = runTheo(['serve', '--port', '0', ...args], env);
+export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}, root = ROOT): Promise<{ run: TheoRun; url: string }> {
+  const run = runTheo(['serve', '--port', '0', ...args], env, root);
   const line = await run.waitForLine(/listening on/, 120_000);
   const url = /listening on (\S+)/.exec(line)?.[1];
   if (!url) throw new Error(`no URL in '${line}'`);
