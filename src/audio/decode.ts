@@ -1,16 +1,27 @@
-// Uploaded audio to mono float at the engine's rate. WAV (every PCM width, float, G.711) decodes here in
-// JS; everything else (FLAC, MP3, Ogg, WebM, MP4/M4A, ...) is recognised by its magic bytes and decoded by
-// an ffmpeg child process. Every failure is a TheoError 'audio_decode' that says what was wrong with the
-// input; the caller's AbortSignal kills ffmpeg.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { endianness, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CancelledError, TheoError, WavError, errorMessage } from '../errors/index.js';
+// Uploaded audio to mono float. WAV (every PCM width, float, G.711) decodes here in JS, block by block
+// from its header; everything else (FLAC, MP3, Ogg, WebM, MP4/M4A, ...) is recognised by its magic bytes
+// and decoded by an ffmpeg child process (ffmpeg.ts). openAudio() gives the audio as a stream of blocks at
+// the source's rate; decodeAudio() collects it into one array. Every failure is a TheoError 'audio_decode'
+// that says what was wrong with the input; the caller's AbortSignal kills ffmpeg.
+import { TheoError, WavError, errorMessage } from '../errors/index.js';
+import { openFfmpeg } from './ffmpeg.js';
 import { resample } from './resample.js';
-import { readWavFloat, type FloatAudio } from './wav.js';
+import { DEFAULT_MAX_SECONDS, abortReason, checkSourceRate, decodeError, downmix, noSamples, tooLong, type AudioSource } from './source.js';
+import { concatSamples } from './stages/util.js';
+import { parseWav, wavEncoding, wavSampleCount, wavSamplesToFloat, type WavInfo } from './wav.js';
 
-export interface DecodeOptions {
+export { MAX_SOURCE_RATE, MIN_SOURCE_RATE, type AudioSource } from './source.js';
+
+export interface OpenAudioOptions {
+  /** The ffmpeg binary; default `ffmpeg` on PATH. */
+  ffmpegPath?: string | undefined;
+  /** Aborting kills ffmpeg; reads reject with signal.reason (or a CancelledError). */
+  signal?: AbortSignal | undefined;
+  /** Longest decoded audio accepted, in seconds (guards against decompression bombs). Default 4 hours. */
+  maxSeconds?: number | undefined;
+}
+
+export interface DecodeOptions extends OpenAudioOptions {
   /** Output sample rate (Hz), unless keepSourceRate. */
   targetRate: number;
   /**
@@ -18,12 +29,6 @@ export interface DecodeOptions {
    * itself; `sampleRate` of the result says which rate that is.
    */
   keepSourceRate?: boolean;
-  /** The ffmpeg binary; default `ffmpeg` on PATH. */
-  ffmpegPath?: string;
-  /** Aborting kills ffmpeg; the promise rejects with signal.reason (or a CancelledError). */
-  signal?: AbortSignal;
-  /** Longest decoded audio accepted, in seconds (guards against decompression bombs). Default 4 hours. */
-  maxSeconds?: number;
 }
 
 export interface DecodedAudio {
@@ -43,24 +48,8 @@ export type AudioContainer =
   | 'wav' | 'rf64' | 'rifx' | 'w64' | 'avi' | 'flac' | 'mp3' | 'aac' | 'ogg' | 'webm' | 'matroska'
   | 'mp4' | 'm4a' | 'mov' | '3gp' | 'aiff' | 'caf' | 'amr' | 'au' | 'asf' | 'wavpack';
 
-const DEFAULT_MAX_SECONDS = 4 * 3600;
-/** Highest source rate accepted when the audio keeps its own rate. */
-export const MAX_SOURCE_RATE = 384_000;
-/** Start of ffmpeg's stderr kept to read the input stream's rate and layout. */
-const STDERR_HEAD_BYTES = 32 * 1024;
-/** End of ffmpeg's stderr kept for error messages. */
-const STDERR_TAIL_BYTES = 2 * 1024;
-/** MP4/MOV often put the index (moov) after the media, which a pipe cannot seek back to: these go via a file. */
-const NEEDS_SEEKABLE_INPUT = new Set<AudioContainer>(['mp4', 'm4a', 'mov', '3gp']);
-const LITTLE_ENDIAN = endianness() === 'LE';
-
-function decodeError(message: string, details: Record<string, unknown> = {}, cause?: unknown): TheoError {
-  return new TheoError('audio_decode', message, details, cause === undefined ? undefined : { cause });
-}
-
-function tooLong(format: string, maxSeconds: number): TheoError {
-  return decodeError(`the ${format} audio is longer than the ${maxSeconds} s limit`, { reason: 'too_long', format, maxSeconds });
-}
+/** Frames a WAV source converts per block: small enough that one block never holds the event loop long. */
+const WAV_BLOCK_FRAMES = 8192;
 
 function ascii(b: Uint8Array, off: number, len: number): string {
   let s = '';
@@ -138,220 +127,109 @@ function describeNonAudio(b: Uint8Array): string {
   return `unrecognised audio format (first bytes: ${hex}); supported: WAV, FLAC, MP3, Ogg (Opus/Vorbis), WebM, MP4/M4A, AAC, AIFF, CAF, AMR, AU, WMA`;
 }
 
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new CancelledError('audio decoding was cancelled');
-}
-
 /**
- * Decodes an uploaded file to mono float at `opts.targetRate`. Rejects with TheoError 'audio_decode' for
- * bad input or a missing/failing ffmpeg, 'invalid_argument' for a bad targetRate, and the signal's reason
- * when aborted.
+ * The upload as a stream of mono float blocks at its own rate. Resolves once the format, rate and
+ * channels are known (the WAV header read, or ffmpeg's description of the input); rejects with TheoError
+ * 'audio_decode' for bad input, a declared duration over maxSeconds, or a missing/failing ffmpeg, and
+ * with the signal's reason when aborted. Iteration throws the same for what only shows while decoding.
  */
-export async function decodeAudio(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedAudio> {
-  const { targetRate, signal } = opts;
+export async function openAudio(bytes: Uint8Array, opts: OpenAudioOptions = {}): Promise<AudioSource> {
+  const { signal } = opts;
   const maxSeconds = opts.maxSeconds ?? DEFAULT_MAX_SECONDS;
-  if (!Number.isInteger(targetRate) || targetRate < 1000 || targetRate > 384000) {
-    throw new TheoError('invalid_argument', `targetRate must be an integer between 1000 and 384000 Hz, got ${targetRate}`);
-  }
   if (signal?.aborted) throw abortReason(signal);
   if (bytes.length === 0) throw decodeError('the audio file is empty (0 bytes)', { reason: 'empty' });
   const container = sniffAudioFormat(bytes);
   if (container === undefined) throw decodeError(describeNonAudio(bytes), { reason: 'not_audio', bytes: bytes.length });
-
-  let mono: Float32Array;
-  let sourceRate: number;
-  let sourceChannels: number;
-  let sourceFormat: string;
-  const wav = container === 'wav' ? decodeWav(bytes) : undefined;
-  if (wav) {
-    const seconds = wav.samples.length / wav.channels / wav.sampleRate;
-    if (seconds > maxSeconds) throw tooLong('wav', maxSeconds);
-    const down = downmix(wav.samples, wav.channels);
-    mono = opts.keepSourceRate ? down : resample(down, wav.sampleRate, targetRate);
-    sourceRate = wav.sampleRate;
-    sourceChannels = wav.channels;
-    sourceFormat = `wav/${wav.encoding}`;
-  } else {
-    const out = await decodeWithFfmpeg(bytes, container, opts);
-    mono = out.samples;
-    sourceRate = out.sourceRate;
-    sourceChannels = out.sourceChannels;
-    sourceFormat = out.codec && out.codec !== container ? `${container}/${out.codec}` : container;
-  }
-  if (signal?.aborted) throw abortReason(signal);
-  if (mono.length === 0) throw decodeError(`the ${sourceFormat} file holds no audio samples`, { reason: 'no_samples', format: sourceFormat });
-  const rate = opts.keepSourceRate ? sourceRate : targetRate;
-  return { samples: mono, sampleRate: rate, duration: mono.length / rate, sourceFormat, sourceRate, sourceChannels };
+  const wav = container === 'wav' ? parseJsWav(bytes) : undefined;
+  if (wav) return new WavSource(wav.info, wav.encoding, maxSeconds, signal);
+  return openFfmpeg(bytes, container, { ffmpegPath: opts.ffmpegPath, signal, maxSeconds });
 }
 
-/** JS decoding of a RIFF/WAVE file; undefined for encodings left to ffmpeg (ADPCM, GSM, MP3-in-WAV, ...). */
-function decodeWav(bytes: Uint8Array): FloatAudio | undefined {
+/**
+ * Decodes an uploaded file to mono float at `opts.targetRate` (or its own rate with keepSourceRate), all
+ * in one array. Rejects as openAudio does, and with 'invalid_argument' for a bad targetRate.
+ */
+export async function decodeAudio(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedAudio> {
+  const { targetRate } = opts;
+  if (!Number.isInteger(targetRate) || targetRate < 1000 || targetRate > 384000) {
+    throw new TheoError('invalid_argument', `targetRate must be an integer between 1000 and 384000 Hz, got ${targetRate}`);
+  }
+  const source = await openAudio(bytes, opts);
+  const blocks: Float32Array[] = [];
   try {
-    return readWavFloat(bytes);
+    for await (const block of source) blocks.push(block);
+  } finally {
+    source.close();
+  }
+  const mono = concatSamples(blocks);
+  const rate = opts.keepSourceRate ? source.sampleRate : targetRate;
+  const samples = opts.keepSourceRate ? mono : resample(mono, source.sampleRate, targetRate);
+  return { samples, sampleRate: rate, duration: samples.length / rate, sourceFormat: source.format, sourceRate: source.sampleRate, sourceChannels: source.channels };
+}
+
+/** A RIFF/WAVE header for JS decoding; undefined for encodings left to ffmpeg (ADPCM, GSM, MP3-in-WAV, ...). */
+function parseJsWav(bytes: Uint8Array): { info: WavInfo; encoding: string } | undefined {
+  try {
+    const info = parseWav(bytes);
+    return { info, encoding: wavEncoding(info) };
   } catch (err) {
     if (err instanceof WavError && err.details.reason === 'unsupported_encoding') return undefined;
     throw decodeError(`invalid WAV file: ${errorMessage(err)}`, { reason: 'invalid_wav', format: 'wav', wav: err instanceof WavError ? err.details : {} }, err);
   }
 }
 
-function downmix(samples: Float32Array, channels: number): Float32Array {
-  if (channels === 1) return samples;
-  const n = Math.floor(samples.length / channels);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let c = 0; c < channels; c++) sum += samples[i * channels + c] as number;
-    out[i] = sum / channels;
+/** A WAV file in memory, converted block by block as it is read. */
+class WavSource implements AudioSource {
+  readonly format: string;
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly declaredSeconds: number;
+  private closed = false;
+
+  constructor(
+    private readonly info: WavInfo,
+    encoding: string,
+    maxSeconds: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.format = `wav/${encoding}`;
+    this.sampleRate = info.sampleRate;
+    this.channels = info.channels;
+    this.declaredSeconds = Math.floor(wavSampleCount(info) / info.channels) / info.sampleRate;
+    checkSourceRate(this.format, info.sampleRate);
+    if (this.declaredSeconds > maxSeconds) throw tooLong('wav', maxSeconds);
   }
-  return out;
-}
 
-interface FfmpegOutput {
-  samples: Float32Array;
-  sourceRate: number;
-  sourceChannels: number;
-  codec: string | undefined;
-}
-
-async function decodeWithFfmpeg(bytes: Uint8Array, container: AudioContainer, opts: DecodeOptions): Promise<FfmpegOutput> {
-  if (!NEEDS_SEEKABLE_INPUT.has(container)) return runFfmpeg(bytes, 'pipe:0', container, opts);
-  const dir = await mkdtemp(join(tmpdir(), 'theo-decode-'));
-  try {
-    const file = join(dir, `input.${container}`);
-    await writeFile(file, bytes);
-    return await runFfmpeg(undefined, file, container, opts);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function runFfmpeg(stdin: Uint8Array | undefined, input: string, container: AudioContainer, opts: DecodeOptions): Promise<FfmpegOutput> {
-  const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
-  const { targetRate, signal } = opts;
-  const keep = opts.keepSourceRate === true;
-  const maxSeconds = opts.maxSeconds ?? DEFAULT_MAX_SECONDS;
-  // At the source rate the output rate is known once ffmpeg has printed the input stream; until then the
-  // limit assumes the highest rate accepted.
-  let limitRate = keep ? MAX_SOURCE_RATE : targetRate;
-  // -loglevel info so the input's "Stream #0:0: Audio: ..." line comes out; -nostats drops the progress lines.
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-i', input, '-map', '0:a:0', '-vn', '-sn', '-dn', '-acodec', 'pcm_f32le', '-f', 'f32le', '-ac', '1', ...(keep ? [] : ['-ar', String(targetRate)]), 'pipe:1'];
-
-  return new Promise<FfmpegOutput>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
+  *frames(): Generator<Float32Array> {
+    const { channels } = this.info;
+    const frames = Math.floor(wavSampleCount(this.info) / channels);
+    if (frames === 0) throw noSamples(this.format);
+    const scratch = new Float32Array(WAV_BLOCK_FRAMES * channels);
+    for (let at = 0; at < frames && !this.closed; at += WAV_BLOCK_FRAMES) {
+      if (this.signal?.aborted) throw abortReason(this.signal);
+      const n = Math.min(WAV_BLOCK_FRAMES, frames - at);
+      const interleaved = scratch.subarray(0, n * channels);
+      wavSamplesToFloat(this.info, at * channels, n * channels, interleaved);
+      // Each block is the caller's to keep: a copy when mono, the downmix otherwise.
+      yield channels === 1 ? interleaved.slice() : downmix(interleaved, channels);
     }
-    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let outBytes = 0;
-    let head = '';
-    let tail = '';
-    let settled = false;
+  }
 
-    const finish = (err: Error | undefined, value?: FfmpegOutput): void => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        chunks.length = 0;
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        reject(err);
-      } else if (value) {
-        resolve(value);
-      }
+  [Symbol.asyncIterator](): AsyncIterator<Float32Array> {
+    const frames = this.frames();
+    return {
+      next: () => {
+        try {
+          return Promise.resolve(frames.next());
+        } catch (err) {
+          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+      return: () => Promise.resolve(frames.return(undefined)),
     };
-    const onAbort = (): void => finish(signal ? abortReason(signal) : new CancelledError());
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') {
-        finish(decodeError(`ffmpeg was not found (looked for "${ffmpeg}"): install ffmpeg to decode MP3/FLAC/Ogg/WebM/M4A uploads (this one is ${container}); WAV decodes without it`, { reason: 'ffmpeg_missing', format: container, ffmpeg }, err));
-      } else {
-        finish(decodeError(`could not start ffmpeg ("${ffmpeg}"): ${err.message}`, { reason: 'ffmpeg_failed', format: container, ffmpeg }, err));
-      }
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      outBytes += chunk.length;
-      if (keep && limitRate === MAX_SOURCE_RATE) limitRate = parseInputStream(head).rate || MAX_SOURCE_RATE;
-      if (outBytes > Math.ceil(maxSeconds * limitRate) * 4) {
-        finish(tooLong(container, maxSeconds));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => {
-      if (head.length < STDERR_HEAD_BYTES) head += s.slice(0, STDERR_HEAD_BYTES - head.length);
-      tail = (tail + s).slice(-STDERR_TAIL_BYTES);
-    });
-    // ffmpeg closes its stdin when it gives up early; its stderr says why, so EPIPE here is not the story.
-    child.stdin.on('error', () => {});
-    if (stdin) child.stdin.end(stdin);
-    else child.stdin.end();
-    child.once('close', (code, sig) => {
-      if (settled) return;
-      if (code !== 0) {
-        finish(ffmpegFailure(container, code, sig, tail));
-        return;
-      }
-      const info = parseInputStream(head);
-      if (keep && info.rate === 0) {
-        finish(decodeError(`ffmpeg decoded the ${container} file but did not report its sample rate`, { reason: 'unknown_rate', format: container }));
-        return;
-      }
-      finish(undefined, { samples: toFloat32(chunks, outBytes), sourceRate: info.rate, sourceChannels: info.channels, codec: info.codec });
-    });
-  });
-}
-
-function ffmpegFailure(container: AudioContainer, code: number | null, sig: NodeJS.Signals | null, stderr: string): TheoError {
-  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-  const last = lines.slice(-4).join(' | ');
-  const status = code !== null ? `exit code ${code}` : `signal ${sig ?? 'unknown'}`;
-  let why = `ffmpeg could not decode the ${container} file (${status})`;
-  if (/matches no streams/.test(stderr)) why = `the ${container} file has no audio stream`;
-  else if (/Invalid data found when processing input|End of file|could not find codec parameters|Failed to read frame size/i.test(stderr)) {
-    why = `the file starts like ${container} but is truncated or not valid ${container} audio (${status})`;
   }
-  return decodeError(`${why}: ${last || 'ffmpeg printed nothing'}`, { reason: 'ffmpeg_failed', format: container, exitCode: code, signal: sig, stderr: stderr.slice(-1024) });
-}
 
-/** The first input audio stream's codec, rate and channel count from ffmpeg's banner. */
-function parseInputStream(stderr: string): { codec: string | undefined; rate: number; channels: number } {
-  const inputPart = stderr.split(/\nOutput #0/)[0] ?? '';
-  // e.g. "  Stream #0:0(eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s (default)"
-  const m = /Stream #0:\d+[^:]*: Audio: ([A-Za-z0-9_]+)[^\n]*?, (\d+) Hz, ([^,\n]+)/.exec(inputPart);
-  if (!m) return { codec: undefined, rate: 0, channels: 0 };
-  return { codec: m[1], rate: Number(m[2]), channels: layoutChannels(m[3] ?? '') };
-}
-
-const NAMED_LAYOUTS: Record<string, number> = { mono: 1, stereo: 2, downmix: 2, quad: 4, hexagonal: 6, octagonal: 8, hexadecagonal: 16, '22.2': 24 };
-
-function layoutChannels(layout: string): number {
-  const name = layout.trim();
-  const count = /^(\d+) channels/.exec(name);
-  if (count) return Number(count[1]);
-  const base = name.replace(/\(.*\)$/, '');
-  const named = NAMED_LAYOUTS[base];
-  if (named !== undefined) return named;
-  const dotted = /^(\d+)\.(\d+)$/.exec(base);
-  return dotted ? Number(dotted[1]) + Number(dotted[2]) : 0;
-}
-
-/** ffmpeg's f32le output as one Float32Array (a trailing partial sample, if any, is dropped). */
-function toFloat32(chunks: Buffer[], total: number): Float32Array {
-  const n = Math.floor(total / 4);
-  const bytes = new Uint8Array(n * 4);
-  let off = 0;
-  for (const c of chunks) {
-    const take = Math.min(c.length, bytes.length - off);
-    bytes.set(c.subarray(0, take), off);
-    off += take;
+  close(): void {
+    this.closed = true;
   }
-  if (LITTLE_ENDIAN) return new Float32Array(bytes.buffer, 0, n);
-  const dv = new DataView(bytes.buffer);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
-  return out;
 }

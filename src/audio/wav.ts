@@ -76,6 +76,8 @@ export function parseWav(buf: Uint8Array): WavInfo {
   if (!data) throw new WavError(`WAV file has no data chunk (${buf.byteLength} bytes)`, { reason: 'truncated' });
   if (fmt.channels < 1 || fmt.channels > 32) throw new WavError(`unsupported channel count ${fmt.channels}`);
   if (fmt.sampleRate < 1000 || fmt.sampleRate > 384000) throw new WavError(`unsupported sample rate ${fmt.sampleRate} Hz`);
+  if (fmt.bits === 0) throw new WavError('the WAV header says 0 bits per sample', { reason: 'bad_header', bitsPerSample: 0 });
+  if (fmt.bits > 64) throw new WavError(`the WAV header says ${fmt.bits} bits per sample (at most 64)`, { reason: 'bad_header', bitsPerSample: fmt.bits });
   // The container size comes from the block alignment when it is consistent (12-bit in 16, 24-bit in 32).
   const fromAlign = fmt.blockAlign / fmt.channels;
   const bytesPerSample = Number.isInteger(fromAlign) && fromAlign >= Math.ceil(fmt.bits / 8) && fromAlign <= 8 ? fromAlign : Math.ceil(fmt.bits / 8);
@@ -94,37 +96,57 @@ export function readWav(buf: Uint8Array): PcmAudio {
  */
 export function readWavFloat(buf: Uint8Array): FloatAudio {
   const info = parseWav(buf);
-  const { formatTag, bytesPerSample: bytes, data } = info;
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const n = Math.floor(data.byteLength / bytes);
+  const encoding = wavEncoding(info);
+  const n = wavSampleCount(info);
   const out = new Float32Array(n);
-  let encoding: string;
+  wavSamplesToFloat(info, 0, n, out);
+  return { sampleRate: info.sampleRate, channels: info.channels, samples: out, encoding };
+}
+
+/** Whole interleaved samples in the data chunk (a trailing partial sample is dropped). */
+export function wavSampleCount(info: WavInfo): number {
+  return Math.floor(info.data.byteLength / info.bytesPerSample);
+}
+
+/**
+ * The stored encoding as ffmpeg names it (pcm_s16le, pcm_u8, pcm_f32le, pcm_mulaw, ...); throws a WavError
+ * with details.reason 'unsupported_encoding' for what wavSamplesToFloat cannot convert.
+ */
+export function wavEncoding(info: WavInfo): string {
+  const { formatTag, bytesPerSample: bytes } = info;
+  if ((formatTag === WAVE_FORMAT_MULAW || formatTag === WAVE_FORMAT_ALAW) && bytes === 1) return formatTag === WAVE_FORMAT_MULAW ? 'pcm_mulaw' : 'pcm_alaw';
+  if (formatTag === WAVE_FORMAT_PCM && bytes >= 1 && bytes <= 4) return bytes === 1 ? 'pcm_u8' : `pcm_s${bytes * 8}le`;
+  if (formatTag === WAVE_FORMAT_IEEE_FLOAT && (bytes === 4 || bytes === 8)) return bytes === 4 ? 'pcm_f32le' : 'pcm_f64le';
+  throw unsupported(info);
+}
+
+/**
+ * Interleaved samples [first, first + count) of the data chunk as float in [-1, 1] into `out`, so a long
+ * file converts block by block. The encoding must be one wavEncoding() accepts.
+ */
+export function wavSamplesToFloat(info: WavInfo, first: number, count: number, out: Float32Array): void {
+  const { formatTag, bytesPerSample: bytes } = info;
+  const data = info.data.subarray(first * bytes, (first + count) * bytes);
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const n = Math.min(count, Math.floor(data.byteLength / bytes));
   if (formatTag === WAVE_FORMAT_MULAW || formatTag === WAVE_FORMAT_ALAW) {
-    if (bytes !== 1) throw unsupported(info);
-    const pcm = new Int16Array(data.byteLength);
-    if (formatTag === WAVE_FORMAT_MULAW) mulawDecode(data, pcm);
-    else alawDecode(data, pcm);
+    const pcm = new Int16Array(n);
+    if (formatTag === WAVE_FORMAT_MULAW) mulawDecode(data.subarray(0, n), pcm);
+    else alawDecode(data.subarray(0, n), pcm);
     for (let i = 0; i < n; i++) out[i] = (pcm[i] as number) / 32768;
-    encoding = formatTag === WAVE_FORMAT_MULAW ? 'pcm_mulaw' : 'pcm_alaw';
   } else if (formatTag === WAVE_FORMAT_PCM) {
     // Samples are left-justified in their container, so scaling by the container size is exact.
     if (bytes === 1) for (let i = 0; i < n; i++) out[i] = ((data[i] as number) - 128) / 128;
     else if (bytes === 2) for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true) / 32768;
     else if (bytes === 3) for (let i = 0; i < n; i++) out[i] = ((dv.getInt8(i * 3 + 2) << 16) | dv.getUint16(i * 3, true)) / 8388608;
-    else if (bytes === 4) for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true) / 2147483648;
-    else throw unsupported(info);
-    encoding = bytes === 1 ? 'pcm_u8' : `pcm_s${bytes * 8}le`;
-  } else if (formatTag === WAVE_FORMAT_IEEE_FLOAT && (bytes === 4 || bytes === 8)) {
+    else for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true) / 2147483648;
+  } else {
     for (let i = 0; i < n; i++) {
       const v = bytes === 4 ? dv.getFloat32(i * 4, true) : dv.getFloat64(i * 8, true);
       // NaN and infinities (corrupt samples) become silence; overs are clamped to full scale.
       out[i] = !Number.isFinite(v) ? 0 : v > 1 ? 1 : v < -1 ? -1 : v;
     }
-    encoding = bytes === 4 ? 'pcm_f32le' : 'pcm_f64le';
-  } else {
-    throw unsupported(info);
   }
-  return { sampleRate: info.sampleRate, channels: info.channels, samples: out, encoding };
 }
 
 function unsupported(info: WavInfo): WavError {

@@ -14,7 +14,7 @@ import { mountDemoRoutes } from '../api/http/demo-routes.js';
 import { attachWebSockets, type WsApi } from '../api/ws/server.js';
 import { guardHttpServer } from '../api/http/server-guards.js';
 import { formatTranscription } from '../api/http/formats.js';
-import { prepareAudio } from '../audio/prepare.js';
+import { openPreparedAudio } from '../audio/prepare.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
 import { TheoError, errorMessage } from '../errors/index.js';
 import { RtpListener } from '../mediaplane/rtp/listener.js';
@@ -24,7 +24,7 @@ import { createRegistry } from '../observability/metrics.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { RescanningRegistry } from '../registry/rescan.js';
 import { Counter, type Registry } from 'prom-client';
-import { BasicScheduler } from '../scheduler/scheduler.js';
+import { BatchScheduler } from '../scheduler/scheduler.js';
 import { createSessionStack, type SessionStack } from '../session/stack.js';
 import { WorkerManager } from '../workers/manager.js';
 import { VERSION } from './version.js';
@@ -104,7 +104,8 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
     await workers.stop();
     throw err;
   }
-  const scheduler = new BasicScheduler(workers, registry);
+  const { batch } = config;
+  const scheduler = new BatchScheduler(workers, { maxJobs: batch.maxQueuedJobs, maxWaitSeconds: batch.maxQueueWaitSeconds, modelWaitMs: batch.modelWaitMs, registry, logger: componentLogger(logger, 'scheduler') });
   const catalog = createCatalog(live, workers, config.models.default);
   let closing: Promise<void> | undefined;
   const app = createHttpApp({
@@ -146,7 +147,18 @@ export async function startServer(config: Readonly<TheoConfig>, logger: Logger, 
         catalog,
         scheduler,
         prepare: (bytes, targetRate, req, signal) =>
-          prepareAudio(bytes, { targetRate, signal, preprocess: req.preprocess ?? pre.enabled, dc: pre.dc, gain: req.gain ?? pre.gain, denoise: req.denoise ?? pre.denoise, denoiser, onWarning: warn }),
+          openPreparedAudio(bytes, {
+            targetRate,
+            signal,
+            preprocess: req.preprocess ?? pre.enabled,
+            dc: pre.dc,
+            gain: req.gain ?? pre.gain,
+            denoise: req.denoise ?? pre.denoise,
+            denoiser,
+            onWarning: warn,
+            maxSeconds: batch.maxAudioSeconds,
+            pieceSeconds: batch.partSeconds,
+          }),
         format: formatTranscription,
         itnByDefault: config.postprocess.itn,
         hotWordThreshold: config.postprocess.hotWordThreshold,

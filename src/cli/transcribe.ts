@@ -2,7 +2,7 @@
 // over pieces of at most 30 s (cut at pauses) with a progress bar on long files, print the chosen format.
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
-import type { Engine, EngineResult, EngineSegment, Task } from '../engines/engine.js';
+import type { Engine, Task } from '../engines/engine.js';
 import { createEngineFor } from '../engines/factory.js';
 import { TheoError, errorMessage } from '../errors/index.js';
 import { splitAtSilence } from '../audio/chunk.js';
@@ -11,6 +11,7 @@ import { loadDenoiser } from '../audio/stages/denoise.js';
 import { formatTranscription } from '../api/http/formats.js';
 import type { ResponseFormat } from '../api/http/audio-params.js';
 import { createPostprocessor, postprocessResult } from '../postprocess/pipeline.js';
+import { joinParts, type PartResult } from '../scheduler/join.js';
 import type { ModelEntry } from '../registry/manifest.js';
 import { capabilitiesOf } from '../registry/capabilities.js';
 
@@ -39,34 +40,6 @@ export interface TranscribeCliOptions {
   progress: boolean;
 }
 
-/** Joins the results of consecutive pieces into one, shifting times by each piece's offset. */
-export function mergeResults(parts: Array<{ offset: number; result: EngineResult }>, duration: number): EngineResult {
-  const segments: EngineSegment[] = [];
-  for (const { offset, result } of parts) {
-    for (const s of result.segments) {
-      segments.push({
-        ...s,
-        id: segments.length,
-        start: s.start + offset,
-        end: s.end + offset,
-        words: s.words?.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset })),
-      });
-    }
-  }
-  const text = parts
-    .map((p) => p.result.text.trim())
-    .filter(Boolean)
-    .join(' ');
-  const confidences = parts.map((p) => p.result.confidence).filter((c): c is number => c !== undefined);
-  return {
-    text,
-    language: parts[0]?.result.language ?? 'en',
-    duration,
-    segments,
-    confidence: confidences.length > 0 ? confidences.reduce((a, b) => a + b, 0) / confidences.length : undefined,
-  };
-}
-
 export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOptions, signal: AbortSignal): Promise<string> {
   const caps = capabilitiesOf(entry.manifest);
   if (opts.task === 'translate' && !caps.translate) throw new TheoError('invalid_argument', `model '${entry.manifest.name}' cannot translate`);
@@ -89,7 +62,7 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
   try {
     await engine.load();
     bar?.start(Math.round(audio.duration), 0);
-    const parts: Array<{ offset: number; result: EngineResult }> = [];
+    const parts: PartResult[] = [];
     for (const c of chunks) {
       if (signal.aborted) throw new TheoError('cancelled', 'interrupted');
       const result = await engine.transcribe(audio.samples.subarray(c.start, c.end), {
@@ -101,10 +74,10 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
         wordTimestamps: opts.words,
         signal,
       });
-      parts.push({ offset: c.start / audio.sampleRate, result });
+      parts.push({ offset: c.start / audio.sampleRate, duration: (c.end - c.start) / audio.sampleRate, result });
       bar?.update(Math.round(c.end / audio.sampleRate));
     }
-    const raw = mergeResults(parts, audio.duration);
+    const raw = joinParts(parts, audio.duration);
     const pp = createPostprocessor({ hotWordThreshold: opts.hotWordThreshold });
     const merged = postprocessResult(pp, raw, { itn: opts.itn, hotWords: opts.hotWords, language: raw.language });
     const out = formatTranscription(merged, opts.task, opts.format, { word: opts.words, segment: true });

@@ -114,6 +114,24 @@ const apiSchema = z
   })
   .strict();
 
+const batchSchema = z
+  .object({
+    /** Longest audio a batch request may hold (seconds); checked against the declared length and while decoding. */
+    maxAudioSeconds: z.number().int().min(1).max(24 * 3600).default(4 * 3600),
+    /** Longest piece of a batch job sent to a worker in one call (seconds); pieces are cut at pauses. */
+    partSeconds: z.number().int().min(5).max(120).default(30),
+    /** Batch jobs admitted and not yet answered, at most; beyond it requests get 429 with Retry-After. */
+    maxQueuedJobs: z.number().int().min(1).max(100_000).default(32),
+    /**
+     * Refuse new batch jobs (429) while the work already admitted is estimated to take longer than this
+     * (seconds): audio still to transcribe times each model's measured real-time factor.
+     */
+    maxQueueWaitSeconds: z.number().int().min(1).default(120),
+    /** How long a batch job waits for its model to load (or its worker to restart) before a 503. */
+    modelWaitMs: z.number().int().min(0).max(600_000).default(30_000),
+  })
+  .strict();
+
 const preprocessSchema = z
   .object({
     /** Run the preprocessing chain (DC removal, gain, denoise) before the engine; resampling always runs. */
@@ -377,6 +395,7 @@ export const configSchema = z
     models: modelsSchema.default(() => modelsSchema.parse({})),
     workers: workersSchema.default(() => workersSchema.parse({})),
     api: apiSchema.default(() => apiSchema.parse({})),
+    batch: batchSchema.default(() => batchSchema.parse({})),
     hub: hubSchema.default(() => hubSchema.parse({})),
     preprocess: preprocessSchema.default(() => preprocessSchema.parse({})),
     postprocess: postprocessSchema.default(() => postprocessSchema.parse({})),

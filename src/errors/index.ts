@@ -19,6 +19,7 @@ export type TheoErrorCode =
   | 'cancelled'
   | 'hub_failed'
   | 'session_limit'
+  | 'overloaded'
   | 'ari_failed';
 
 export class TheoError extends Error {

@@ -204,7 +204,7 @@ export class GrpcSttClient implements SttClient {
         {
           requestId: req.requestId,
           audio,
-          encoding: 'PCM_F32LE',
+          encoding: req.audio instanceof Int16Array ? 'PCM_S16LE' : 'PCM_F32LE',
           sampleRate: req.sampleRate,
           language: req.language ?? '',
           task: req.task === 'translate' ? 'TRANSLATE' : 'TRANSCRIBE',

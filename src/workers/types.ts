@@ -5,8 +5,8 @@ import type { SttStream, SttStreamConfig } from './client.js';
 
 export interface FileTranscriptionRequest {
   requestId: string;
-  /** Mono PCM at `sampleRate`, float in -1..1 (sent as PCM_F32LE). */
-  audio: Float32Array;
+  /** Mono PCM at `sampleRate`: 16-bit (sent as PCM_S16LE, half the bytes) or float in -1..1 (PCM_F32LE). */
+  audio: Int16Array | Float32Array;
   sampleRate: number;
   language?: string;
   task: Task;

@@ -15,6 +15,7 @@ node $(head -1 bin/theo.js | grep -o -- ' --[^ ]*') --import tsx test/bench/sess
 npx tsx test/bench/postprocess.bench.ts
 npx tsx test/bench/api.bench.ts
 npx tsx test/bench/registry-scan.bench.ts
+npx tsx test/bench/upload.bench.ts --json test/bench/results/upload.json
 npx tsx test/bench/latency.bench.ts
 npx tsx test/bench/ws-load.bench.ts
 npx tsx test/bench/ptt.bench.ts

@@ -46,7 +46,7 @@ describe('theo serve with an API key, from another folder', () => {
       cfg,
       ['api:', `  apiKey: ${KEY}`, 'models:', '  dir: models', '  rescanIntervalMs: 60000', 'server:', '  drainTimeoutMs: 1000', 'rtp:', '  portMin: 43000', '  portMax: 43019', ''].join('\n'),
     );
-    ({ run, url } = await serveTheo(['--preload', '--config', cfg], { THEO_MODELS_DIR: '' }, elsewhere));
+    ({ run, url } = await serveTheo(['--preload', '--config', cfg], { THEO_MODELS_DIR: '' }, { cwd: elsewhere }));
   }, 180_000);
 
   afterAll(async () => {

@@ -202,6 +202,8 @@ describe('limits, keys and unavailable workers', () => {
         'api:',
         '  apiKey: sk-theo-test',
         '  maxUploadBytes: 65536',
+        'batch:',
+        '  modelWaitMs: 1000',
         'workers:',
         '  remote:',
         '    - model: pocketsphinx-en-us',

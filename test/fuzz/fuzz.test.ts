@@ -34,15 +34,7 @@ interface Known {
 }
 
 /** Open defects the suites found; an entry goes when its fix lands. */
-export const KNOWN: Known[] = [
-  {
-    target: 'multipart',
-    kind: 'crash',
-    what: /theo serve exited/,
-    skip: ['multipart: Content-Length shorter than the body', 'multipart: mutated body bytes'],
-    defect: "a multipart body cut short (busboy 'Unexpected end of form') is emitted on the file stream, which has no error listener: the process dies",
-  },
-];
+export const KNOWN: Known[] = [];
 
 const known = (f: Finding): boolean => KNOWN.some((k) => k.target === f.target && k.kind === f.kind && k.what.test(f.what));
 

@@ -17,9 +17,17 @@ export interface TheoRun {
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** `cwd`: the working directory (default the checkout). */
-export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): TheoRun {
-  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, THEO_BIN, ...args], { cwd, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Where `theo` runs: `cwd` the working directory (default the checkout), `root` another checkout whose build to
+ * run instead of this one (a bench's before/after; its folder is then the default working directory). */
+export interface TheoPlace {
+  cwd?: string;
+  root?: string;
+}
+
+export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}, place: TheoPlace = {}): TheoRun {
+  const root = place.root ?? ROOT;
+  const bin = root === ROOT ? THEO_BIN : `${root.replace(/\/$/, '')}/bin/theo.js`;
+  const child = spawn(process.execPath, [...THEO_NODE_FLAGS, bin, ...args], { cwd: place.cwd ?? root, env: { ...process.env, THEO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
@@ -58,8 +66,8 @@ export function runTheo(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT)
 }
 
 /** `theo serve --port 0 ...args`; resolves with the run and its URL once it prints `listening on`. */
-export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ run: TheoRun; url: string }> {
-  const run = runTheo(['serve', '--port', '0', ...args], env, cwd);
+export async function serveTheo(args: string[], env: NodeJS.ProcessEnv = {}, place: TheoPlace = {}): Promise<{ run: TheoRun; url: string }> {
+  const run = runTheo(['serve', '--port', '0', ...args], env, place);
   const line = await run.waitForLine(/listening on/, 120_000);
   const url = /listening on (\S+)/.exec(line)?.[1];
   if (!url) throw new Error(`no URL in '${line}'`);

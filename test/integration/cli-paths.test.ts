@@ -18,14 +18,14 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const CLEAN = { THEO_MODELS_DIR: '', THEO_CONFIG: '', THEO_DEFAULT_MODEL: '' };
 
 async function listedDir(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const r = await runTheo(['list', '--json', ...args], { ...CLEAN, ...env }, cwd).done;
+  const r = await runTheo(['list', '--json', ...args], { ...CLEAN, ...env }, { cwd }).done;
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { dir: string }).dir;
 }
 
 describe('the models folder, from another working directory', () => {
   it('transcribes with the default model of the install', async () => {
-    const r = await runTheo(['transcribe', `${SOUNDS}/queue-thankyou.wav`], CLEAN, cwd).done;
+    const r = await runTheo(['transcribe', `${SOUNDS}/queue-thankyou.wav`], CLEAN, { cwd }).done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.toLowerCase()).toMatch(/thank you for your patience/);
   });

@@ -1,6 +1,7 @@
 // POST /v1/audio/transcriptions and /v1/audio/translations (the OpenAI batch contract) and GET /v1/models.
-// Upload → form checks → decode → preprocess (resample to the model's rate, DC, denoise, gain) → scheduler →
-// worker → post-process the final text (hot words, ITN, entities) → response format.
+// Admission (429 before the body is read) → upload → form checks → streaming decode and preprocessing
+// (resample to the model's rate, DC, denoise, gain) into pieces of at most ~30 s → scheduler → worker, piece
+// by piece → the pieces' results joined → post-process the final text (hot words, ITN, entities) → format.
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -8,10 +9,9 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EngineCapabilities, EngineResult, Task } from '../../engines/engine.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ModelEntry } from '../../registry/manifest.js';
-import type { Scheduler } from '../../scheduler/scheduler.js';
-import type { PreparedAudio } from '../../audio/prepare.js';
+import type { JobResult, Scheduler } from '../../scheduler/scheduler.js';
+import type { PreparedStream } from '../../audio/prepare.js';
 import { createPostprocessor, postprocessResult } from '../../postprocess/pipeline.js';
-import type { FileTranscriptionResult } from '../../workers/types.js';
 import { ApiError, badParam } from './api-error.js';
 import { checkCapabilities, parseAudioParams, type AudioParams, type ResponseFormat } from './audio-params.js';
 import { parseMultipart } from './multipart.js';
@@ -41,8 +41,8 @@ export interface FormattedResponse {
 export interface AudioRoutesDeps {
   catalog: ModelCatalog;
   scheduler: Scheduler;
-  /** Decodes and preprocesses an upload to mono float at targetRate. */
-  prepare(bytes: Uint8Array, targetRate: number, request: PrepareRequest, signal: AbortSignal): Promise<PreparedAudio>;
+  /** Starts decoding and preprocessing an upload into pieces at targetRate; resolves once its format is known. */
+  prepare(bytes: Uint8Array, targetRate: number, request: PrepareRequest, signal: AbortSignal): Promise<PreparedStream>;
   format(result: EngineResult, task: Task, format: ResponseFormat, granularities: AudioParams['granularities']): FormattedResponse;
   /** Inverse text normalisation and entity formatting unless the request says itn=false. */
   itnByDefault: boolean;
@@ -86,65 +86,83 @@ export function mountAudioRoutes(router: Router, deps: AudioRoutesDeps): void {
 
   const handle = (task: Task) => async (ctx: Context): Promise<void> => {
     const requestId = String(ctx.state.requestId ?? randomUUID());
-    const form = await parseMultipart(ctx.req, { maxBytes: deps.maxUploadBytes });
-    const params = parseAudioParams(form.fields, task);
-    const entry = deps.catalog.resolve(params.model);
-    const model = entry.manifest.name;
-    const caps = deps.catalog.capabilities(entry);
-    checkCapabilities(params, task, model, caps);
-    if (!form.file) throw badParam('file', "a 'file' field with the audio is required", 'missing_file');
-    if (form.file.bytes.length === 0) throw badParam('file', 'the uploaded file is empty', 'empty_file');
-
-    // The request ends when the client goes away or the time limit passes: decoding and the worker stop too.
-    const ac = new AbortController();
-    const onClose = (): void => {
-      if (!ctx.res.writableEnded) ac.abort(new ApiError(499, 'client closed the request', { code: 'cancelled' }));
-    };
-    ctx.req.socket.once('close', onClose);
-    const timer = setTimeout(() => ac.abort(new ApiError(504, `the request took longer than ${deps.requestTimeoutMs} ms`, { code: 'timeout' })), deps.requestTimeoutMs);
+    // Decided before the body is read: a refused upload costs no decoding (Node drains what is left of it).
+    const ticket = deps.scheduler.admit();
+    let audio: PreparedStream | undefined;
+    let cleanup = (): void => undefined;
+    let model = 'unknown';
     try {
-      const audio = await deps.prepare(form.file.bytes, caps.sampleRate, { preprocess: params.preprocess, gain: params.gain, denoise: params.denoise }, ac.signal);
-      preTime.observe({ stage: 'decode' }, audio.decodeSeconds);
-      for (const [stage, seconds] of Object.entries(audio.timings)) preTime.observe({ stage }, seconds);
-      let result: FileTranscriptionResult;
-      try {
-        result = await deps.scheduler.submit({
+      const form = await parseMultipart(ctx.req, { maxBytes: deps.maxUploadBytes });
+      const params = parseAudioParams(form.fields, task);
+      const entry = deps.catalog.resolve(params.model);
+      model = entry.manifest.name;
+      const caps = deps.catalog.capabilities(entry);
+      checkCapabilities(params, task, model, caps);
+      if (!form.file) throw badParam('file', "a 'file' field with the audio is required", 'missing_file');
+      if (form.file.bytes.length === 0) throw badParam('file', 'the uploaded file is empty', 'empty_file');
+
+      // The request ends when the client goes away, the time limit passes or the audio turns out bad:
+      // decoding, the queue and the worker stop too.
+      const ac = new AbortController();
+      const onClose = (): void => {
+        if (!ctx.res.writableEnded) ac.abort(new ApiError(499, 'client closed the request', { code: 'cancelled' }));
+      };
+      ctx.req.socket.once('close', onClose);
+      const timer = setTimeout(() => ac.abort(new ApiError(504, `the request took longer than ${deps.requestTimeoutMs} ms`, { code: 'timeout' })), deps.requestTimeoutMs);
+      cleanup = () => {
+        clearTimeout(timer);
+        ctx.req.socket.off('close', onClose);
+      };
+      const prepared = await deps.prepare(form.file.bytes, caps.sampleRate, { preprocess: params.preprocess, gain: params.gain, denoise: params.denoise }, ac.signal);
+      audio = prepared;
+      ac.signal.addEventListener('abort', () => prepared.close(), { once: true });
+      // Bad audio past the first seconds fails the job at once, queued or running.
+      prepared.done.catch((err: unknown) => ac.abort(err));
+      // Until it is all decoded, the length the file declares (if any) is the best estimate of the work.
+      const length = (): { seconds: number; final: boolean } =>
+        prepared.finished || prepared.declaredSeconds === undefined ? { seconds: prepared.seconds, final: prepared.finished } : { seconds: prepared.declaredSeconds, final: true };
+      ticket.attach(model, length);
+      let result: JobResult = await deps.scheduler.run(
+        {
+          id: requestId,
           model,
-          signal: ac.signal,
-          request: {
-            requestId,
-            audio: audio.samples,
-            sampleRate: audio.sampleRate,
+          priority: 0,
+          sampleRate: prepared.sampleRate,
+          options: {
             language: params.language ?? entry.manifest.defaults.language,
             task,
             prompt: params.prompt,
             hotWords: caps.hotWords ? params.hotWords : [],
             temperature: params.temperature,
             wordTimestamps: params.granularities.word,
-            priority: 0,
           },
-        });
-      } catch (err) {
-        if (ac.signal.aborted && ac.signal.reason instanceof ApiError) throw ac.signal.reason;
-        throw err;
-      }
+          parts: prepared.pieces,
+          audioSeconds: length,
+          signal: ac.signal,
+        },
+        ticket,
+      );
+      const summary = await prepared.done;
+      preTime.observe({ stage: 'decode' }, summary.decodeSeconds);
+      for (const [stage, seconds] of Object.entries(summary.timings)) preTime.observe({ stage }, seconds);
       const post = { itn: params.itn ?? deps.itnByDefault, hotWords: params.hotWords, language: result.language };
       result = postprocessResult(postprocessor, result, post);
-      audioSeconds.inc({ model, task }, audio.duration);
+      audioSeconds.inc({ model, task }, summary.duration);
       inference.observe({ model, task }, result.inferenceSeconds);
       requests.inc({ model, task, outcome: 'ok' });
       const out = deps.format(result, task, params.responseFormat, params.granularities);
       ctx.type = out.contentType;
-      ctx.set('X-Theo-Audio-Quality', audio.quality);
-      ctx.set('X-Theo-Preprocessing', audio.stages.join(',') || 'none');
-      ctx.body = params.responseFormat === 'verbose_json' && typeof out.body === 'object' ? { ...out.body, audio_quality: audio.quality } : out.body;
-      deps.logger.debug({ requestId, model, task, audio_s: audio.duration, quality: audio.quality, stages: audio.stages, inference_s: result.inferenceSeconds }, 'transcribed');
+      ctx.set('X-Theo-Audio-Quality', prepared.quality);
+      ctx.set('X-Theo-Preprocessing', prepared.stages.join(',') || 'none');
+      ctx.body = params.responseFormat === 'verbose_json' && typeof out.body === 'object' ? { ...out.body, audio_quality: prepared.quality } : out.body;
+      deps.logger.debug({ requestId, model, task, audio_s: summary.duration, parts: result.parts, quality: prepared.quality, stages: prepared.stages, inference_s: result.inferenceSeconds }, 'transcribed');
     } catch (err) {
       requests.inc({ model, task, outcome: err instanceof ApiError ? String(err.status) : 'error' });
       throw err;
     } finally {
-      clearTimeout(timer);
-      ctx.req.socket.off('close', onClose);
+      cleanup();
+      audio?.close();
+      ticket.release();
     }
   };
 

@@ -51,6 +51,8 @@ export interface Preprocessor {
    * valid only until the next call. For a caller that consumes each block at once (a live session).
    */
   processView(block: Float32Array): Float32Array;
+  /** processView() with the stages timed (for timings()): a batch caller that consumes each block at once. */
+  processTimedView(block: Float32Array): Float32Array;
   /**
    * After processView(): the same block after DC removal and resampling only, before denoise and gain (a
    * view valid until the next call). A live session's VAD hears it: Silero is trained on noisy speech, and
@@ -133,6 +135,10 @@ class Chain implements Preprocessor {
   process(block: Float32Array): Float32Array {
     // Stage outputs alias their buffers (and with no stage it is the caller's block): hand back a copy.
     return this.run(block, true).slice();
+  }
+
+  processTimedView(block: Float32Array): Float32Array {
+    return this.run(block, true);
   }
 
   processView(block: Float32Array): Float32Array {

@@ -57,16 +57,41 @@ function fft(re: Float64Array, im: Float64Array): void {
   }
 }
 
+/** Mono samples as one array or as consecutive blocks (a stream's first blocks, not joined). */
+export type SampleBlocks = Float32Array | readonly Float32Array[];
+
+/** Copies samples [start, start + out.length) of `blocks` into `out`. */
+function readFrame(blocks: readonly Float32Array[], start: number, out: Float64Array, win: Float64Array): void {
+  let b = 0;
+  let base = 0;
+  while (b < blocks.length && base + (blocks[b] as Float32Array).length <= start) base += (blocks[b++] as Float32Array).length;
+  for (let i = 0; i < out.length; ) {
+    const block = blocks[b] as Float32Array;
+    const from = start + i - base;
+    const n = Math.min(out.length - i, block.length - from);
+    for (let k = 0; k < n; k++, i++) {
+      const v = block[from + k] as number;
+      out[i] = (v - v === 0 ? v : 0) * (win[i] as number);
+    }
+    base += block.length;
+    b++;
+  }
+}
+
 /**
- * Energy above ~4.2 kHz relative to energy below 4 kHz, in dB, averaged over the clip; undefined when the
- * rate is too low to have a band above 4.2 kHz or the clip is (nearly) silent.
+ * highBandRatioDb one FFT frame per step, for a caller that must not hold its thread for the whole
+ * analysis (a 30 s prefix at 48 kHz is 200 frames, ~50 ms; at 384 kHz ~300 ms): drive the generator to
+ * its end, pausing between steps as it likes; its return value is the ratio.
  */
-export function highBandRatioDb(samples: Float32Array, rate: number): number | undefined {
+export function* highBandRatioSteps(samples: SampleBlocks, rate: number): Generator<void, number | undefined> {
   if (rate / 2 <= HIGH_FROM_HZ * 1.05) return undefined;
+  const blocks = samples instanceof Float32Array ? [samples] : samples;
+  let total = 0;
+  for (const b of blocks) total += b.length;
   let size = 256;
   while (size < rate / 32) size <<= 1;
-  if (samples.length < size) return undefined;
-  const frames = Math.floor(samples.length / size);
+  if (total < size) return undefined;
+  const frames = Math.floor(total / size);
   const used = Math.min(frames, MAX_FRAMES);
   const stride = Math.floor(frames / used);
   const re = new Float64Array(size);
@@ -78,12 +103,8 @@ export function highBandRatioDb(samples: Float32Array, rate: number): number | u
   let low = 0;
   let high = 0;
   for (let f = 0; f < used; f++) {
-    const start = f * stride * size;
-    for (let i = 0; i < size; i++) {
-      const v = samples[start + i] as number;
-      re[i] = (v - v === 0 ? v : 0) * (win[i] as number);
-      im[i] = 0;
-    }
+    readFrame(blocks, f * stride * size, re, win);
+    im.fill(0);
     fft(re, im);
     // Bin 0 (DC) is left out: an offset says nothing about bandwidth.
     for (let k = 1; k <= size / 2; k++) {
@@ -91,6 +112,7 @@ export function highBandRatioDb(samples: Float32Array, rate: number): number | u
       if (k < lowTo) low += p;
       else if (k >= highFrom) high += p;
     }
+    yield;
   }
   // Parseval with the Hann window (sum of w^2 = 3N/8): mean-square level of the low band per sample.
   const lowPower = (2 * low) / (used * size * ((3 * size) / 8));
@@ -99,12 +121,34 @@ export function highBandRatioDb(samples: Float32Array, rate: number): number | u
 }
 
 /**
+ * Energy above ~4.2 kHz relative to energy below 4 kHz, in dB, averaged over the clip; undefined when the
+ * rate is too low to have a band above 4.2 kHz or the clip is (nearly) silent.
+ */
+export function highBandRatioDb(samples: SampleBlocks, rate: number): number | undefined {
+  const steps = highBandRatioSteps(samples, rate);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** detectAudioQuality one FFT frame per step (see highBandRatioSteps). */
+export function* detectAudioQualitySteps(sourceRate: number, samples: SampleBlocks, rate: number = sourceRate): Generator<void, AudioQuality> {
+  if (sourceRate <= TELEPHONY_MAX_RATE) return 'telephony';
+  const ratio = yield* highBandRatioSteps(samples, rate);
+  return ratio !== undefined && ratio < HIGH_BAND_THRESHOLD_DB ? 'telephony' : 'wideband';
+}
+
+/**
  * 'telephony' when the source rate is 8 kHz or less, or when `samples` (at `rate`, default sourceRate) carry
  * next to no energy above 4 kHz (< -40 dB relative to below 4 kHz); else 'wideband'.
  */
-export function detectAudioQuality(sourceRate: number, samples?: Float32Array, rate: number = sourceRate): AudioQuality {
+export function detectAudioQuality(sourceRate: number, samples?: SampleBlocks, rate: number = sourceRate): AudioQuality {
   if (sourceRate <= TELEPHONY_MAX_RATE) return 'telephony';
   if (!samples) return 'wideband';
-  const ratio = highBandRatioDb(samples, rate);
-  return ratio !== undefined && ratio < HIGH_BAND_THRESHOLD_DB ? 'telephony' : 'wideband';
+  const steps = detectAudioQualitySteps(sourceRate, samples, rate);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }

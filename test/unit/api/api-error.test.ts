@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorBody, toApiError } from '../../../src/api/http/api-error.js';
 import { CancelledError, TheoError, WorkerUnavailableError } from '../../../src/errors/index.js';
+import { OverloadedError } from '../../../src/scheduler/admission.js';
 
 describe('domain errors become OpenAI-shaped API errors', () => {
   it('maps each domain error code to its status', () => {
@@ -11,6 +12,10 @@ describe('domain errors become OpenAI-shaped API errors', () => {
     expect(busy.headers['Retry-After']).toBe('3');
     expect(toApiError(new WorkerUnavailableError('m', 'failed', 'failed'), 'r1').headers['Retry-After']).toBe('5');
     expect(toApiError(new CancelledError(), 'r1').status).toBe(499);
+    const full = toApiError(new OverloadedError('queue_full', 'the transcription queue is full', 2.5), 'r1');
+    expect(full).toMatchObject({ status: 429, type: 'requests', code: 'queue_full', message: 'the transcription queue is full' });
+    expect(full.headers['Retry-After']).toBe('3');
+    expect(errorBody(full)).toEqual({ error: { message: 'the transcription queue is full', type: 'requests', param: null, code: 'queue_full' } });
   });
 
   it('an unexpected failure is a 500 that names the request id and leaks nothing', () => {

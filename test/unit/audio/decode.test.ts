@@ -192,6 +192,15 @@ describe('decodeAudio: broken input', () => {
     expect((await decodeFailure(wav.subarray(0, 36))).message).toBe('invalid WAV file: WAV file has no data chunk (36 bytes)');
   });
 
+  it('a WAV header with 0 bits per sample is refused with a message that says so', async () => {
+    const wav = encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(100) });
+    wav.writeUInt16LE(0, 32); // block align
+    wav.writeUInt16LE(0, 34); // bits per sample
+    const err = await decodeFailure(wav);
+    expect(err.details.reason).toBe('invalid_wav');
+    expect(err.message).toBe('invalid WAV file: the WAV header says 0 bits per sample');
+  });
+
   it('rejects a WAV with zero samples', async () => {
     const wav = encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(0) });
     const err = await decodeFailure(wav);

@@ -139,6 +139,16 @@ describe('readWavFloat', () => {
     }
   });
 
+  it('a header with 0 or more than 64 bits per sample gets a message that says so', () => {
+    expect(() => readWavFloat(wavBytes(fmtBody(1, 1, 8000, 0), Buffer.alloc(16)))).toThrow(WavError);
+    expect(() => readWavFloat(wavBytes(fmtBody(1, 1, 8000, 0), Buffer.alloc(16)))).toThrow('the WAV header says 0 bits per sample');
+    expect(() => readWavFloat(wavBytes(fmtBody(3, 2, 8000, 0, { extensible: true }), Buffer.alloc(16)))).toThrow('the WAV header says 0 bits per sample');
+    expect(() => readWav(wavBytes(fmtBody(1, 1, 8000, 0), Buffer.alloc(16)))).toThrow('the WAV header says 0 bits per sample');
+    const wide = fmtBody(1, 1, 8000, 8);
+    wide.writeUInt16LE(72, 14);
+    expect(() => readWavFloat(wavBytes(wide, Buffer.alloc(18)))).toThrow('the WAV header says 72 bits per sample (at most 64)');
+  });
+
   it('parseWav reports a truncated header', () => {
     const wav = encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(4) });
     expect(() => parseWav(wav.subarray(0, 24))).toThrow('WAV header is truncated: the fmt chunk needs 16 bytes, 4 present');

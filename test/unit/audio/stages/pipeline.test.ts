@@ -37,6 +37,18 @@ describe('preprocessing pipeline', () => {
     p.dispose();
   });
 
+  it('processTimedView gives what process gives, as a view, and times the stages', () => {
+    const x = concat([sine(440, 44100, 0.5, 0.3), whiteNoise(4410, 0.02)]);
+    const a = createPreprocessor({ inputRate: 44100, outputRate: 16000 });
+    const b = createPreprocessor({ inputRate: 44100, outputRate: 16000 });
+    for (let at = 0; at < x.length; at += 4410) {
+      const block = x.subarray(at, at + 4410);
+      expect(b.processTimedView(block)).toEqual(a.process(block));
+    }
+    expect(Object.keys(b.timings())).toEqual(['dc', 'resample', 'gain']);
+    expect(b.timings().resample).toBeGreaterThan(0);
+  });
+
   it('no clicks at frame borders: a sine in 160-sample frames matches one block', () => {
     const x = sine(700, 8000, 1, 0.3);
     const opts: PreprocessorOptions = { inputRate: 8000, outputRate: 16000, denoise: false };

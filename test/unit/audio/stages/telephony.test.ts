@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resample } from '../../../../src/audio/resample.js';
-import { detectAudioQuality, highBandRatioDb } from '../../../../src/audio/stages/telephony.js';
+import { detectAudioQuality, detectAudioQualitySteps, highBandRatioDb } from '../../../../src/audio/stages/telephony.js';
 import { readWavFloat } from '../../../../src/audio/wav.js';
 import { SOUNDS, readSpeech } from '../../../helpers/audio.js';
 import { floatWav, logSweep, whiteNoise } from './signals.js';
@@ -23,6 +23,25 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const prompt = (): Float32Array => Float32Array.from(readSpeech('queue-thankyou'), (v) => v / 32768);
 
 describe('telephony detection', () => {
+  it('blocks in any sizes give the ratio of the joined clip, and the stepped form one step per frame', () => {
+    const x = whiteNoise(48000 * 3, 0.1);
+    const whole = highBandRatioDb(x, 48000);
+    expect(whole).toBeDefined();
+    const blocks: Float32Array[] = [];
+    for (let at = 0, k = 0; at < x.length; k++) {
+      const n = [1, 777, 4096, 12000][k % 4]!;
+      blocks.push(x.subarray(at, at + n));
+      at += n;
+    }
+    expect(highBandRatioDb(blocks, 48000)).toBe(whole);
+    const steps = detectAudioQualitySteps(48000, blocks);
+    let n = 0;
+    let r = steps.next();
+    for (; !r.done; r = steps.next()) n++;
+    expect(n).toBe(Math.floor(x.length / 2048)); // 2048-sample frames at 48 kHz, every one used
+    expect(r.value).toBe(detectAudioQuality(48000, x));
+  });
+
   it('8 kHz and lower sources are telephony', () => {
     expect(detectAudioQuality(8000)).toBe('telephony');
     expect(detectAudioQuality(4000)).toBe('telephony');
