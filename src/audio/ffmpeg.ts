@@ -117,7 +117,7 @@ class FfmpegSource implements AudioSource {
 
   constructor(
     private readonly container: string,
-    input: string,
+    private readonly input: string,
     private readonly dir: string | undefined,
     private readonly opts: FfmpegOptions,
   ) {
@@ -241,11 +241,19 @@ class FfmpegSource implements AudioSource {
     return decodeError(`could not start ffmpeg ("${ffmpeg}"): ${err.message}`, { reason: 'ffmpeg_failed', format: container, ffmpeg }, err);
   }
 
+  /**
+   * ffmpeg's words as a client may read them: the staged input's path (a server folder) and the demuxer's memory
+   * address (`[mov,mp4,m4a @ 0x55d0c8f2a6c0]`) are the server's business.
+   */
+  private forClient(text: string): string {
+    return text.replaceAll(this.input, 'the upload').replace(/ @ 0x[0-9a-f]+\]/g, ']');
+  }
+
   private failure(exit: Exit): TheoError {
     const { container } = this;
     const stderr = this.tail;
     const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-    const last = lines.slice(-4).join(' | ');
+    const last = this.forClient(lines.slice(-4).join(' | '));
     const status = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`;
     let why = `ffmpeg could not decode the ${container} file (${status})`;
     const all = this.head + stderr;

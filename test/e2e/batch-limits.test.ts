@@ -273,7 +273,7 @@ describe('batch API: a request that arrives while its model is loading', () => {
   beforeAll(async () => {
     const cfg = join(dir, 'remote.yaml');
     writeFileSync(cfg, ['workers:', '  remote:', '    - model: pocketsphinx-en-us', '      address: 127.0.0.1:43111', 'batch:', '  modelWaitMs: 60000', 'rtp:', '  portMin: 43140', '  portMax: 43149', ''].join('\n'));
-    ({ run, url } = await serveTheo(['--config', cfg]));
+    ({ run, url } = await serveTheo(['--config', cfg], { THEO_WORKER_TOKEN: 'batch-wait-secret' }));
   }, 60_000);
   afterAll(async () => {
     worker?.child.kill('SIGTERM');
@@ -284,10 +284,11 @@ describe('batch API: a request that arrives while its model is loading', () => {
 
   it('waits for the model instead of failing at once, and is answered once it serves', async () => {
     const pending = post(url, readFileSync(SPEECH));
+    pending.catch(() => undefined); // awaited below; a failed check before that must not leave it unhandled
     await new Promise((r) => setTimeout(r, 1000));
     const health = (await (await fetch(`${url}/health`)).json()) as { components: { workers: { workers: Array<{ state: string }> } } };
     expect(health.components.workers.workers[0]?.state).toBe('starting');
-    worker = runTheo(['worker', '--model', 'pocketsphinx-en-us', '--port', '43111']);
+    worker = runTheo(['worker', '--model', 'pocketsphinx-en-us', '--port', '43111'], { THEO_WORKER_TOKEN: 'batch-wait-secret' });
     await worker.waitForLine(/"listening"/, 60_000);
     const r = await pending;
     expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -59,18 +59,12 @@ describe('theo serve with an API key, from another folder', () => {
     const copy = join(models, 'pocketsphinx-copy');
     cpSync(join(models, 'pocketsphinx-en-us'), copy, { recursive: true });
     writeFileSync(join(copy, 'theo.yaml'), readFileSync(join(copy, 'theo.yaml'), 'utf8').replace(/^name: .*$/m, 'name: pocketsphinx-copy'));
-    // Found at once: its worker starts on this first request (503 loading, with Retry-After), then it serves.
-    const first = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', headers: AUTH, body: upload('pocketsphinx-copy') });
-    expect(first.status, await first.clone().text()).toBe(503);
-    expect(((await first.json()) as ErrorBody).error.message).toBe("model 'pocketsphinx-copy' is loading");
-    let res = first;
-    for (let i = 0; i < 600 && res.status === 503; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', headers: AUTH, body: upload('pocketsphinx-copy') });
-    }
+    // Found at once: its worker starts on this first request, which waits for it (batch.modelWaitMs) and is answered.
+    const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', headers: AUTH, body: upload('pocketsphinx-copy') });
     const body = await res.text();
     expect(res.status, body).toBe(200);
     expect((JSON.parse(body) as { text: string }).text.toLowerCase()).toMatch(/thank you/);
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^theo_batch_model_waits_total\{model="pocketsphinx-copy",outcome="served"\} 1$/m);
     const list = (await (await fetch(`${url}/v1/models`, { headers: AUTH })).json()) as { data: Array<{ id: string; state: string }> };
     expect(list.data.map((m) => m.id)).toContain('pocketsphinx-copy');
 

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { ApiError } from './api-error.js';
+import { excerpt } from '../../errors/index.js';
 
 export interface UploadedFile {
   bytes: Uint8Array;
@@ -28,7 +29,7 @@ export interface MultipartLimits {
 export function parseMultipart(req: IncomingMessage, limits: MultipartLimits): Promise<MultipartForm> {
   const contentType = req.headers['content-type'] ?? '';
   if (!/^multipart\/form-data\b/i.test(contentType)) {
-    return Promise.reject(new ApiError(400, `expected a multipart/form-data body with a 'file' field, got content-type '${contentType || 'none'}'`, { code: 'invalid_content_type' }));
+    return Promise.reject(new ApiError(400, `expected a multipart/form-data body with a 'file' field, got content-type '${contentType ? excerpt(contentType) : 'none'}'`, { code: 'invalid_content_type' }));
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limits.maxBytes + 64 * 1024) {

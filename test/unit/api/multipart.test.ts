@@ -101,3 +101,23 @@ describe('parseMultipart', () => {
     expect((await post(Buffer.concat([filePart('file', WAV), END]))).status).toBe(200);
   });
 });
+
+describe('a wrong content type', () => {
+  it('is refused with at most a short prefix of it echoed', async () => {
+    const long = `text/plain; x=${'y'.repeat(12_000)}`;
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: PORT, method: 'POST', path: '/', headers: { 'content-type': long, 'content-length': 2 } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Reply['body'] }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error?.code).toBe('invalid_content_type');
+    expect(reply.body.error?.message.length).toBeLessThan(300);
+    expect(reply.body.error?.message).toContain('characters)');
+  });
+});

@@ -148,7 +148,15 @@ describe('decodeAudio: real files from sox and ffmpeg', () => {
     const err = await decodeFailure(fakeFlac);
     expect(err.code).toBe('audio_decode');
     expect(err.details.reason).toBe('ffmpeg_failed');
-    expect(err.message).toMatch(/^the file starts like flac but is truncated or not valid flac audio \(exit code \d+\): pipe:0: /);
+    expect(err.message).toMatch(/^the file starts like flac but is truncated or not valid flac audio \(exit code \d+\): the upload: /);
+  });
+
+  it("a broken M4A's error names neither the server's staging folder nor the demuxer's memory address", async () => {
+    const m4a = readFileSync(files.m4a!);
+    const err = await decodeFailure(Buffer.concat([m4a.subarray(0, 40), Buffer.alloc(4000, 0x33)]));
+    expect(err.code).toBe('audio_decode');
+    expect(err.message).toMatch(/m4a/);
+    expect(err.message).not.toMatch(/theo-decode-|\/tmp|input\.m4a| @ 0x/);
   });
 
   it('rejects a truncated MP3 (a header and no frames)', async () => {

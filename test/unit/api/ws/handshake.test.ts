@@ -9,10 +9,14 @@ import { TheoError } from '../../../../src/errors/index.js';
 import { POCKETSPHINX_CAPABILITIES } from '../../../../src/engines/pocketsphinx/engine.js';
 
 describe('routeOf', () => {
-  it('matches in any letter case and with a trailing slash, as the HTTP routes do', () => {
-    for (const p of ['/v1/realtime', '/V1/Realtime', '/v1/realtime/']) expect(routeOf(p)).toEqual({ kind: 'realtime' });
+  it('matches the exact letter case and a trailing slash, as the HTTP routes do', () => {
+    for (const p of ['/v1/realtime', '/v1/realtime/']) expect(routeOf(p)).toEqual({ kind: 'realtime' });
     expect(routeOf('/v1/calls/events')).toEqual({ kind: 'calls' });
-    expect(routeOf('/v1/Sessions/sess_a%2Fb/events/')).toEqual({ kind: 'observer', sessionId: 'sess_a/b' });
+    expect(routeOf('/v1/sessions/sess_a%2Fb/events/')).toEqual({ kind: 'observer', sessionId: 'sess_a/b' });
+  });
+
+  it('names no route for another letter case, which the HTTP routes and the key check refuse too', () => {
+    for (const p of ['/V1/realtime', '/v1/Realtime', '/V1/Calls/events', '/v1/Sessions/sess_a/events']) expect(routeOf(p)).toBeUndefined();
   });
 
   it('names no route for other paths, encoded letters, or a session id that is not valid percent-encoding', () => {
