@@ -1,7 +1,7 @@
 // `theo rtp send`: streams a WAV file in real time as RTP, optionally through network impairments.
 import { readFile } from 'node:fs/promises';
 import { downmixToMono, readWav } from '../audio/wav.js';
-import { TheoError } from '../errors/index.js';
+import { errorMessage, TheoError } from '../errors/index.js';
 import { MediaClock } from '../mediaplane/clock.js';
 import { codecByName, type AudioCodec } from '../mediaplane/codec/codec.js';
 import { ImpairedLink, type ImpairmentOptions, type ImpairmentStats } from '../mediaplane/rtp/impairment.js';
@@ -53,12 +53,18 @@ export async function sendRtp(opts: SendOptions, signal?: AbortSignal): Promise<
   }
   const payloadType = opts.payloadType ?? defaultPayloadType(codec);
   const socket = await bindUdp(opts.host.includes(':') ? '::' : '0.0.0.0', opts.fromPort);
+  // A send that fails (a host that does not resolve, no route) ends the stream with that reason.
+  let sendError: Error | undefined;
   const clock = new MediaClock(2);
   const link = new ImpairedLink(opts.impairment, clock, (d) => socket.send(d, opts.port, opts.host));
   const sender = new RtpSendStream({ codec, payloadType, ptimeMs: opts.ptimeMs, ssrc: opts.ssrc, clock, transmit: (d, due) => link.offer(d, due) });
   const firstSeq = sender.packetizer.nextSequenceNumber;
   const firstTs = sender.packetizer.nextTimestamp;
   const localPort = socket.address().port;
+  socket.on('error', (err) => {
+    sendError ??= err;
+    sender.close();
+  });
 
   await new Promise<void>((resolve) => {
     const onAbort = (): void => sender.close();
@@ -77,6 +83,7 @@ export async function sendRtp(opts: SendOptions, signal?: AbortSignal): Promise<
   });
   clock.stop();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
+  if (sendError) throw new TheoError('rtp_send_failed', `cannot send RTP to ${opts.host}:${opts.port}: ${errorMessage(sendError)}`, { host: opts.host, port: opts.port }, { cause: sendError });
   return {
     ...link.stats,
     to: `${opts.host}:${opts.port}`,

@@ -20,7 +20,8 @@ export type TheoErrorCode =
   | 'hub_failed'
   | 'session_limit'
   | 'overloaded'
-  | 'ari_failed';
+  | 'ari_failed'
+  | 'rtp_send_failed';
 
 export class TheoError extends Error {
   readonly code: TheoErrorCode;

@@ -106,6 +106,16 @@ describe('theo rtp send: bad input', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/not a WAV file/);
   });
+
+  it('a destination that does not resolve ends the send with that reason, not an unhandled socket error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'theo-send-'));
+    const narrow = join(dir, 'narrow.wav');
+    writeFileSync(narrow, encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(8000) }));
+    const r = await runTheo(['rtp', 'send', narrow, '--to', 'no-such-host.invalid:40000']).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^theo: cannot send RTP to no-such-host\.invalid:40000: getaddrinfo \w+ no-such-host\.invalid$/m);
+    expect(r.stderr).not.toMatch(/Unhandled|node:events/);
+  });
 });
 
 describe('theo transcribe / translate', () => {
