@@ -240,7 +240,7 @@ function handshakeScript(prng: Prng, apiKey: string): WsScript {
 interface Tally {
   /** Messages on connections the server closed on its own before the script's end: their errors may be counted and never delivered. */
   uncertain: number;
-  /** Upgrades Theo refused (close 4401, 4404, 1008 for an invalid query). */
+  /** Upgrades Theo refused: with an HTTP error status, or accepted and closed with 4401, 4404 or 1008 (an invalid query). */
   refused: number;
   /** Error events the client got, by "protocol code". */
   errors: Record<string, number>;
@@ -260,6 +260,7 @@ async function play(ctx: FuzzContext, index: number, script: WsScript, report: T
   for (const [k, v] of Object.entries(script.kinds)) bump(report.inputs, `${script.protocol}: ${k}`, v);
   if (ws.view.status !== 101) {
     bump(report.outcomes, `${script.protocol === 'handshake' ? script.kind : script.protocol}: HTTP ${ws.view.status || 'no answer'}`);
+    if (ws.view.status >= 400) tally.refused++;
     ws.destroy();
     return undefined;
   }
@@ -270,13 +271,15 @@ async function play(ctx: FuzzContext, index: number, script: WsScript, report: T
   const closed = await ws.waitClosed(script.end === 'session.close' ? 60_000 : 30_000);
   const label = script.kind;
   bump(report.outcomes, `${label} → close ${ws.view.closeCode ?? 'none'}`);
+  // A refused upgrade's error event is counted with the refusal (theo_ws_rejected_total), not as input.
+  const refused = script.protocol === 'handshake' && [4401, 4404, 1008].includes(ws.view.closeCode ?? 0);
+  if (refused) tally.refused++;
   for (const ev of ws.view.events) {
-    if (ev.type !== 'error') continue;
+    if (refused || ev.type !== 'error') continue;
     const code = typeof ev.code === 'string' ? ev.code : typeof (ev.error as { code?: unknown } | undefined)?.code === 'string' ? String((ev.error as { code: string }).code) : 'none';
     bump(tally.errors, `${PROTOCOL_LABEL[script.protocol]} ${code}`);
   }
   if (closedEarly(script, ws)) tally.uncertain += script.messages;
-  if (script.protocol === 'handshake' && [4401, 4404, 1008].includes(ws.view.closeCode ?? 0)) tally.refused++;
   if (ws.view.badText > 0) bump(report.outcomes, 'server text that is not JSON', ws.view.badText);
   if (!closed) {
     ws.destroy();
@@ -421,19 +424,27 @@ async function reconcile(ctx: FuzzContext, report: TargetReport, before: Map<str
     note: `${tally.uncertain} messages on such connections${differ.length > 0 ? `; ${differ.join('; ')}` : ''}`,
   });
   if (uncounted.length > 0) report.gaps.push(`error events sent with no theo_ws_input_errors_total count: ${uncounted.join(', ')}`);
-  const violations = sumViolations(report);
+  const violations = sumProtocolCloses(report);
   const protocolErrors = sumOf(counterDelta(before, m, ['theo_ws_protocol_errors_total']));
   report.accounting.push({
-    what: `protocol violations (close 1002 / 1007 / 1009) ≤ theo_ws_protocol_errors_total ≤ those + connections closed by the server first or by a bare FIN${since}`,
+    what: `closes for a protocol violation (1002 / 1007 / 1009, whatever the script meant to send) ≤ theo_ws_protocol_errors_total ≤ those + messages on connections closed by the server first or by a bare FIN${since}`,
     sent: violations,
     counted: protocolErrors,
     ok: violations <= protocolErrors && protocolErrors <= violations + tally.uncertain,
   });
-  const rejected = sumOf(counterDelta(before, m, ['theo_ws_rejected_total']));
+  // An upgrade refused before the ws layer (no route, a wrong key, a bad handshake) or after it (4401, 4404,
+  // 1008) is theo_ws_rejected_total; a handshake whose Upgrade header was mutated away is a plain HTTP
+  // request, and its 404 theo_http_errors_total (this target sends no other HTTP requests).
+  const rejected = sumOf(counterDelta(before, m, ['theo_ws_rejected_total'])) + sumOf(counterDelta(before, m, ['theo_http_errors_total']));
   const refused = tally.refused;
-  report.accounting.push({ what: `upgrades refused by Theo (close 4401, 4404, 1008 invalid query) → theo_ws_rejected_total${since}`, sent: refused, counted: rejected, ok: refused === rejected });
+  report.accounting.push({ what: `upgrades refused (HTTP 4xx, or close 4401 / 4404 / 1008) → theo_ws_rejected_total + theo_http_errors_total${since}`, sent: refused, counted: rejected, ok: refused === rejected });
 }
 
-function sumViolations(report: TargetReport): number {
-  return Object.entries(report.outcomes).filter(([k]) => k.includes(': violation: ')).reduce((a, [, v]) => a + v, 0);
+/**
+ * Connections the server closed with 1002, 1007 or 1009: the ws layer's answer to a frame that breaks RFC
+ * 6455. A script's own violation may never reach it as a frame (one cut short by a FIN), and a "clean" script
+ * may break the protocol on the way (a close frame after an unfinished fragmented message).
+ */
+function sumProtocolCloses(report: TargetReport): number {
+  return Object.entries(report.outcomes).filter(([k]) => /→ close 100[279]$/.test(k)).reduce((a, [, v]) => a + v, 0);
 }
