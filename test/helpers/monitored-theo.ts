@@ -87,9 +87,11 @@ export class MonitoredTheo {
     return this.exit === undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async health(timeoutMs = 5000): Promise<HealthProbe> {
+  /** GET /health; with the API key, the details (worker pids, errors) that a request without it does not see. */
+  async health(timeoutMs = 5000, apiKey?: string): Promise<HealthProbe> {
     try {
-      const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+      const res = await fetch(`${this.url}/health`, { headers, signal: AbortSignal.timeout(timeoutMs) });
       const body = (await res.json()) as Record<string, unknown>;
       return { ok: res.status === 200, status: res.status, body };
     } catch (err) {

@@ -152,8 +152,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 
   const theo = await MonitoredTheo.start({ args: ['--preload', '--config', cfg, '--rtp-fork', String(opts.ports.fork), '--rtp-ports', `${opts.ports.rtp[0]}-${opts.ports.rtp[1]}`], env: { THEO_API_KEY: API_KEY } });
   const wsBase = theo.url.replace(/^http/, 'ws');
-  const health = await theo.health();
+  const health = await theo.health(5000, API_KEY);
   const workerPid = Number((health.body?.components as { workers?: { workers?: Array<{ pid?: number }> } } | undefined)?.workers?.workers?.[0]?.pid ?? 0);
+  if (!(workerPid > 0)) {
+    await theo.stop();
+    throw new Error(`no worker pid in /health (status ${health.status ?? health.error}): the worker's memory cannot be followed`);
+  }
   const wsTally = new Tally();
   const rtpTally = new Tally();
   const firehose = await openWs(`${wsBase}/v1/calls/events`);
