@@ -29,7 +29,8 @@ export const DEFAULTS: Record<TargetName, Budget> = {
 };
 
 /** Default ports of `npm run fuzz` (the CI slice uses others). */
-const PORTS = { fork: 43601, rtp: [43660, 43699] as [number, number], inProcessRtp: [43720, 43739] as [number, number] };
+// A fork port also binds the next one (RTCP): fork ports of the fuzz and soak runs and slices are 2 apart.
+const PORTS = { fork: 43602, rtp: [43660, 43699] as [number, number], inProcessRtp: [43720, 43739] as [number, number] };
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();

@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   const warmupMinutes = Number(arg('warmup') ?? Math.min(3, minutes / 3));
   const maxGrowth = Number(arg('max-growth-mb') ?? 5);
   buildIfStale(); // theo serve runs from dist, as in the test suite
-  const r = await runSoak({ minutes, warmupMinutes, ports: { fork: 43602, rtp: [43740, 43779] }, log: (l) => void process.stderr.write(`${l}\n`) });
+  const r = await runSoak({ minutes, warmupMinutes, ports: { fork: 43604, rtp: [43740, 43779] }, log: (l) => void process.stderr.write(`${l}\n`) });
   process.stdout.write(`${formatSoak(r)}\n`);
   process.stdout.write(`SOAK_RESULT ${JSON.stringify(r)}\n`);
   const json = arg('json');

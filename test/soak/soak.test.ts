@@ -9,7 +9,7 @@ import { formatSoak, runSoak } from './soak.js';
 
 describe.skipIf(!corpusAvailable())('end-to-end soak (real theo serve, real speech, real time)', () => {
   it('90 s: every final delivered on the WebSocket session and the RTP call, memory bounded, clean stop', async () => {
-    const r = await runSoak({ minutes: 1.5, warmupMinutes: 0.5, sampleSeconds: 5, ports: { fork: 43603, rtp: [43780, 43799] } });
+    const r = await runSoak({ minutes: 1.5, warmupMinutes: 0.5, sampleSeconds: 5, ports: { fork: 43606, rtp: [43780, 43799] } });
     console.log(formatSoak(r));
     for (const s of [r.ws, r.rtp]) {
       expect(s.segments).toBeGreaterThan(10);
