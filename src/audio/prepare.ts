@@ -111,7 +111,7 @@ export async function openPreparedAudio(bytes: Uint8Array, opts: PrepareStreamOp
   return new PieceStream(p, opts.pieceSeconds ?? 30);
 }
 
-/** The whole upload prepared into one array (for the CLI, which holds the file anyway). */
+/** The whole upload prepared into one array (for short clips; long audio goes through openPreparedAudio). */
 export async function prepareAudio(bytes: Uint8Array, opts: PrepareOptions): Promise<PreparedAudio> {
   const p = await Pipeline.open(bytes, opts);
   const blocks: Float32Array[] = [];

@@ -1,12 +1,14 @@
 // `theo transcribe FILE` and `theo translate FILE`: decode a file, run the model's engine in this process
 // over pieces of at most 30 s (cut at pauses) with a progress bar on long files, print the chosen format.
+// The file is decoded and prepared as the engine goes, the way the batch API does it: an hour of audio
+// holds a piece or two of PCM at a time, not the hour.
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import type { Engine, Task } from '../engines/engine.js';
 import { createEngineFor } from '../engines/factory.js';
 import { TheoError, errorMessage } from '../errors/index.js';
-import { splitAtSilence } from '../audio/chunk.js';
-import { prepareAudio } from '../audio/prepare.js';
+import { openPreparedAudio } from '../audio/prepare.js';
+import { int16ToFloat32 } from '../audio/resample.js';
 import { loadDenoiser } from '../audio/stages/denoise.js';
 import { formatTranscription } from '../api/http/formats.js';
 import type { ResponseFormat } from '../api/http/audio-params.js';
@@ -54,18 +56,19 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
   }
   const onWarning = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const denoiser = opts.preprocess && opts.denoise !== false ? await loadDenoiser({ onWarning }) : undefined;
-  const audio = await prepareAudio(bytes, { targetRate: caps.sampleRate, signal, preprocess: opts.preprocess, dc: opts.dc, gain: opts.gain, denoise: opts.denoise, denoiser, onWarning });
-  const chunks = splitAtSilence(audio.samples, audio.sampleRate, 30);
-
-  const engine: Engine = await createEngineFor(entry);
-  const bar = opts.progress && audio.duration > 30 ? new cliProgress.SingleBar({ format: 'transcribing [{bar}] {percentage}% | {value}/{total} s of audio | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  const audio = await openPreparedAudio(bytes, { targetRate: caps.sampleRate, signal, preprocess: opts.preprocess, dc: opts.dc, gain: opts.gain, denoise: opts.denoise, denoiser, onWarning, pieceSeconds: 30 });
+  const rate = audio.sampleRate;
+  const total = audio.declaredSeconds;
+  // Shown once the audio is known to be longer than a piece (from its header, or as it is decoded).
+  let bar: cliProgress.SingleBar | undefined;
+  let engine: Engine | undefined;
   try {
+    engine = await createEngineFor(entry);
     await engine.load();
-    bar?.start(Math.round(audio.duration), 0);
     const parts: PartResult[] = [];
-    for (const c of chunks) {
+    for await (const piece of audio.pieces) {
       if (signal.aborted) throw new TheoError('cancelled', 'interrupted');
-      const result = await engine.transcribe(audio.samples.subarray(c.start, c.end), {
+      const result = await engine.transcribe(int16ToFloat32(piece.samples), {
         task: opts.task,
         language: opts.language ?? entry.manifest.defaults.language,
         prompt: opts.prompt,
@@ -74,16 +77,24 @@ export async function transcribeCommand(entry: ModelEntry, opts: TranscribeCliOp
         wordTimestamps: opts.words,
         signal,
       });
-      parts.push({ offset: c.start / audio.sampleRate, duration: (c.end - c.start) / audio.sampleRate, result });
-      bar?.update(Math.round(c.end / audio.sampleRate));
+      parts.push({ offset: piece.offset / rate, duration: piece.samples.length / rate, result });
+      if (!bar && opts.progress && (total ?? audio.seconds) > 30) {
+        bar = new cliProgress.SingleBar({ format: 'transcribing [{bar}] {percentage}% | {value}/{total} s of audio | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+        bar.start(Math.round(total ?? audio.seconds), 0);
+      }
+      // Without a declared length the total grows with what is decoded.
+      if (total === undefined) bar?.setTotal(Math.round(audio.seconds));
+      bar?.update(Math.round((piece.offset + piece.samples.length) / rate));
     }
-    const raw = joinParts(parts, audio.duration);
+    const { duration } = await audio.done;
+    const raw = joinParts(parts, duration);
     const pp = createPostprocessor({ hotWordThreshold: opts.hotWordThreshold });
     const merged = postprocessResult(pp, raw, { itn: opts.itn, hotWords: opts.hotWords, language: raw.language });
     const out = formatTranscription(merged, opts.task, opts.format, { word: opts.words, segment: true });
     return typeof out.body === 'string' ? out.body : `${JSON.stringify(out.body, null, 2)}\n`;
   } finally {
     bar?.stop();
-    await engine.close();
+    audio.close();
+    await engine?.close();
   }
 }
