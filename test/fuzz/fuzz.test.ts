@@ -20,7 +20,7 @@ const BUDGETS: Record<TargetName, Budget> = {
   ws: { count: 8_000, seconds: 60 },
   multipart: { count: 60, seconds: 60 },
   ari: { count: 1_000, seconds: 30 },
-  // Last: the sessions its calls leave behind (see KNOWN) would show up in the other targets' leak checks.
+  // Last: its calls' sessions end only at the idle timeout, and would show up in the other targets' leak checks.
   rtp: { count: 10_000, seconds: 60 },
 };
 
